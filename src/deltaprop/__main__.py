@@ -1,0 +1,5 @@
+"""``python -m deltaprop`` runs the command line (see :mod:`deltaprop.cli`)."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""Cost functions, in one registry keyed by name.
+
+Each cost knows the cost of one example ``C_x``, and deltaprop always reports the batch cost
+``C``, the mean of ``C_x`` over the ``m`` rows of a batch. ``grad_a(a, y)`` is the per-example
+gradient ``grad_a C_x`` (one row per example), which BP1 turns into ``delta^L``.
+
+============== ====================================== ==========================
+name           C_x                                    grad_a C_x
+============== ====================================== ==========================
+quadratic      1/2 ||a - y||^2            (003, 004)   a - y
+squared_error  ||a - y||^2                (000, 001)   2 (a - y)
+cross_entropy  -sum y ln a + (1-y) ln(1-a)    (002)   (a - y) / (a (1 - a))
+log_likelihood -sum y ln a              (softmax)     -y / a
+============== ====================================== ==========================
+
+Shortcuts for BP1. For some pairs of output activation and cost, ``delta^L = grad_a C (.) g'(z)``
+simplifies to ``k (a - y)``, which is cheaper and never divides by a saturated ``a``:
+
+* ``sigmoid`` + ``cross_entropy``: ``(a-y)/(a(1-a)) * a(1-a) = a - y``;
+* ``softmax`` + ``log_likelihood``: ``a_j (-y_j/a_j + sum_k y_k) = a_j - y_j`` *provided each row
+  of y sums to 1* (one-hot labels or probability vectors);
+* ``identity`` + ``quadratic``: ``a - y``; ``identity`` + ``squared_error``: ``2 (a - y)``.
+
+``Cost.shortcut`` maps output-activation names to that ``k``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import lookup
+
+__all__ = ["Cost", "COSTS", "get_cost"]
+
+
+class Cost:
+    """A cost: ``value(a, y)`` is the batch mean of ``C_x``; ``grad_a(a, y)`` is ``grad_a C_x``."""
+
+    name: str = ""
+    shortcut: dict[str, float] = {}
+    outputs: tuple[str, ...] | None = None
+    """Output activations this cost is defined for (``None``: any)."""
+
+    def per_example(self, a, y):
+        """Return ``C_x`` for each row, shape ``(m,)``."""
+        raise NotImplementedError
+
+    def value(self, a, y) -> float:
+        """Return the batch cost ``C = mean_x C_x``."""
+        return float(np.mean(self.per_example(a, y)))
+
+    def grad_a(self, a, y, out=None):
+        """Return ``grad_a C_x`` for each row, shape ``(m, n_L)``."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<cost {self.name}>"
+
+
+class Quadratic(Cost):
+    name = "quadratic"
+    shortcut = {"identity": 1.0}
+
+    def per_example(self, a, y):
+        d = a - y
+        return 0.5 * np.einsum("ij,ij->i", d, d)  # 1/2 ||a - y||^2
+
+    def grad_a(self, a, y, out=None):
+        return np.subtract(a, y, out=out)
+
+
+class SquaredError(Cost):
+    name = "squared_error"
+    shortcut = {"identity": 2.0}
+
+    def per_example(self, a, y):
+        d = a - y
+        return np.einsum("ij,ij->i", d, d)  # sum_j (a_j - y_j)^2
+
+    def grad_a(self, a, y, out=None):
+        out = np.subtract(a, y, out=out)
+        out *= 2.0
+        return out
+
+
+def _clip_probability(a):
+    # Keep ln a and ln(1 - a) finite for a saturated output (a == 0 or 1 in floating point).
+    eps = np.finfo(a.dtype).eps if a.dtype.kind == "f" else 1e-15
+    return np.clip(a, eps, 1.0 - eps)
+
+
+class CrossEntropy(Cost):
+    name = "cross_entropy"
+    shortcut = {"sigmoid": 1.0}
+    outputs = ("sigmoid", "softmax")
+
+    def per_example(self, a, y):
+        p = _clip_probability(a)
+        return -np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p), axis=1)
+
+    def grad_a(self, a, y, out=None):
+        p = _clip_probability(a)
+        return np.divide(a - y, p * (1.0 - p), out=out)
+
+
+class LogLikelihood(Cost):
+    """``C_x = -sum_j y_j ln a_j``: with one-hot ``y``, minus the log-probability of the label."""
+
+    name = "log_likelihood"
+    # NOTE: the softmax shortcut delta = a - y needs each row of y to sum to 1; deltaprop's
+    # targets are one-hot rows, and Network validates that (see validation.as_targets).
+    shortcut = {"softmax": 1.0}
+    outputs = ("softmax", "sigmoid")
+
+    def per_example(self, a, y):
+        return -np.sum(y * np.log(_clip_probability(a)), axis=1)
+
+    def grad_a(self, a, y, out=None):
+        out = np.divide(y, _clip_probability(a), out=out)
+        return np.negative(out, out=out)
+
+
+COSTS: dict[str, Cost] = {c.name: c for c in (Quadratic(), SquaredError(), CrossEntropy(), LogLikelihood())}
+"""Every cost by name; the API, the CLI, saved files and errors share this list."""
+
+
+def get_cost(name) -> Cost:
+    """Return the cost called ``name`` (or ``name`` itself if it already is one)."""
+    if isinstance(name, Cost):
+        return name
+    return lookup(COSTS, name, "cost", "cost")

@@ -1,0 +1,125 @@
+"""The forward pass and the four equations of backpropagation, batched over examples.
+
+This module is the one place where BP1-BP4 are computed: :meth:`Network.backprop` and the
+training loop both call :func:`feedforward` and :func:`backward` on a :class:`Workspace`.
+
+Arrays follow deltaprop's convention, rows are examples (``z``, ``a``, ``delta`` have shape
+``(m, n_l)``), but their *memory* is column-major: each is the transpose of a C-contiguous
+``(n_l, m)`` array holding one column per example, exactly the notes' column vectors. The matrix
+products are therefore written as in the notes, ``W a`` and ``W^T delta``, on those transposes;
+for the small batches of SGD, BLAS runs that orientation markedly faster than ``A @ W.T``.
+
+``delta`` is defined once, here: ``delta^l = dC_x/dz^l``, the error of layer ``l``, an
+``(m, n_l)`` array with one row per example.
+
+Layer indices: ``layers[i]`` is the notes' layer ``l = i + 2`` (layer 1 is the input), so
+``zs[i]``, ``deltas[i]``, ``nabla_w[i]`` and ``nabla_b[i]`` belong to layer ``i + 2``, while
+``activations[i]`` is ``a^(i+1)``: ``activations[0]`` is the input batch and ``activations[i]``
+feeds ``layers[i]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Workspace", "Gradient", "feedforward", "output_error", "backward"]
+
+
+def _columns(m: int, n: int, dtype) -> np.ndarray:
+    """An uninitialised ``(m, n)`` array laid out as ``n`` rows of ``m``: one column per example."""
+    return np.empty((n, m), dtype=dtype).T
+
+
+class Workspace:
+    """Preallocated buffers for a batch of ``m`` examples through ``layers``.
+
+    Training reuses one workspace for every batch of the same size, so a step allocates nothing.
+    """
+
+    def __init__(self, layers, m: int, dtype):
+        self.m = m
+        self.x = np.empty((m, layers[0].n_in), dtype)  # the batch's inputs, gathered by fit
+        self.y = np.empty((m, layers[-1].n_out), dtype)  # and its targets
+        self.zs = [_columns(m, layer.n_out, dtype) for layer in layers]
+        self.activations = [None] + [_columns(m, layer.n_out, dtype) for layer in layers]
+        self.deltas = [_columns(m, layer.n_out, dtype) for layer in layers]
+        # scratch[i] holds g'(z) of layers[i] during BP2, then the scaled delta for BP3/BP4.
+        self.scratch = [_columns(m, layer.n_out, dtype) for layer in layers]
+        self.nabla_w = [np.empty((layer.n_out, layer.n_in), dtype) for layer in layers]
+        self.nabla_b = [np.empty(layer.n_out, dtype) for layer in layers]
+
+
+def feedforward(layers, x, ws: Workspace) -> np.ndarray:
+    """Run ``x`` (``(m, n_in)``) through ``layers`` into ``ws``; return the output ``a^L``."""
+    a = ws.activations[0] = x
+    for layer, z, a_out in zip(layers, ws.zs, ws.activations[1:]):
+        np.matmul(layer.W, a.T, out=z.T)  # z^l = W^l a^(l-1) ...   (one column per example)
+        z += layer.b  # ... + b^l
+        a = layer.activation.forward(z, out=a_out)  # a^l = g^l(z^l)
+    return a
+
+
+def output_error(activation, cost, z, a, y, out=None, scratch=None, shortcut=True):
+    """Return ``delta^L``, the error of the output layer (BP1).
+
+    With ``shortcut`` and a pairing listed in ``cost.shortcut`` (sigmoid + cross-entropy,
+    softmax + log-likelihood, identity + quadratic or squared error), ``delta^L = k (a - y)``.
+    Otherwise BP1 in its general form: ``activation.backward`` applied to ``grad_a C_x``,
+    which for softmax is the full Jacobian-vector product of 003, eq. 36.
+    """
+    k = cost.shortcut.get(activation.name) if shortcut else None
+    if k is not None:
+        out = np.subtract(a, y, out=out)  # (BP1) delta^L = a - y for this pairing
+        if k != 1.0:
+            out *= k
+        return out
+    grad_a = cost.grad_a(a, y, out=out)
+    return activation.backward(z, a, grad_a, out=grad_a, scratch=scratch)  # (BP1)
+
+
+def backward(layers, cost, y, ws: Workspace, scale: float) -> None:
+    """Fill ``ws.deltas`` and ``scale * sum_x`` of the gradients into ``ws.nabla_w``, ``ws.nabla_b``.
+
+    Call :func:`feedforward` on the same workspace first. ``scale = 1/m`` gives the gradient of
+    the batch cost (the mean over examples); plain SGD passes ``eta/m`` so that its update is a
+    single subtraction, ``W <- W - eta/m sum_x delta^(x,l) a^(x,l-1)^T``.
+    """
+    last = len(layers) - 1
+    output_error(
+        layers[last].activation, cost, ws.zs[last], ws.activations[last + 1], y,
+        out=ws.deltas[last], scratch=ws.scratch[last],
+    )  # (BP1)
+    for i in range(last, -1, -1):
+        delta = ws.deltas[i]  # (m, n_l)
+        if i > 0:
+            delta_prev = ws.deltas[i - 1]
+            np.matmul(layers[i].W.T, delta.T, out=delta_prev.T)  # (W^l)^T delta^l ...
+            layers[i - 1].activation.backward(
+                ws.zs[i - 1], ws.activations[i], delta_prev, out=delta_prev, scratch=ws.scratch[i - 1]
+            )  # (BP2) ... (.) g'(z^(l-1))
+        scaled = np.multiply(delta, scale, out=ws.scratch[i])
+        np.sum(scaled, axis=0, out=ws.nabla_b[i])  # (BP3) dC/db^l = delta^l, summed over x
+        np.matmul(scaled.T, ws.activations[i], out=ws.nabla_w[i])  # (BP4) dC/dW^l = delta^l a^(l-1)^T
+
+
+@dataclass
+class Gradient:
+    """The gradient of the batch cost, with every intermediate quantity of the notes.
+
+    ``weights[i]`` (``dC/dW``) and ``biases[i]`` (``dC/db``) are aligned with ``net.layers[i]``
+    and are means over the batch (BP4, BP3). ``deltas[i]`` and ``zs[i]`` are the ``(m, n_l)``
+    errors and weighted inputs of ``net.layers[i]``, one row per example; ``activations[0]`` is
+    the input batch and ``activations[i + 1]`` the output of ``net.layers[i]``.
+    """
+
+    weights: list
+    biases: list
+    deltas: list
+    zs: list
+    activations: list
+
+    def __iter__(self):
+        """Iterate ``(dC/dW, dC/db)`` pairs, layer by layer."""
+        return iter(zip(self.weights, self.biases))

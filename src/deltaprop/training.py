@@ -1,0 +1,106 @@
+"""Mini-batch stochastic gradient descent over epochs (003, 004): the loop behind ``Network.fit``.
+
+Everything the user passes is validated once, before the first parameter changes; the loop
+itself reuses one :class:`~deltaprop.propagation.Workspace` per batch size and allocates nothing
+per step beyond what NumPy's reductions need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import propagation
+from .callbacks import CallbackList, History
+from .errors import DeltapropError
+from .initializers import as_generator
+from .optim import SGD, Optimizer
+from .validation import check_non_negative, check_positive, check_same_length
+
+__all__ = ["fit", "batches"]
+
+
+def batches(n: int, batch_size: int, order=None):
+    """Yield ``(start, stop, index)``: ``index`` selects rows ``order[start:stop]`` (a slice if unshuffled)."""
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        yield start, stop, (slice(start, stop) if order is None else order[start:stop])
+
+
+def _gather(source, index, buffer):
+    """Rows ``source[index]`` into ``buffer`` (no copy for a slice of the right dtype)."""
+    if isinstance(index, slice) and source.dtype == buffer.dtype:
+        return source[index]
+    if source.dtype == buffer.dtype and not isinstance(source, np.memmap):
+        return np.take(source, index, axis=0, out=buffer)
+    buffer[...] = source[index]  # converts dtype, or reads only these rows of a memmap
+    return buffer
+
+
+def _check_validation_data(net, validation_data):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise DeltapropError("validation_data must be a pair (X_val, Y_val)")
+    x_val, y_val = net._inputs(validation_data[0], "validation X"), net._targets(validation_data[1], "validation Y")
+    check_same_length(x_val, y_val, "validation X", "validation Y")
+    return x_val, y_val
+
+
+def score(net, x, y) -> dict:
+    """Cost (and accuracy for a classifier) of already-validated ``x``, ``y``."""
+    a = net._feedforward(x)
+    logs = {"cost": net.cost_function.value(a, y)}
+    if net.is_classifier:
+        if a.shape[1] == 1:
+            logs["accuracy"] = float(np.mean((a[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+        else:
+            logs["accuracy"] = float(np.mean(np.argmax(a, axis=1) == np.argmax(y, axis=1)))
+    return logs
+
+
+def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None,
+        shuffle=True, seed=None, callbacks=None, optimizer=None) -> History:
+    """Train ``net`` by mini-batch SGD; see :meth:`deltaprop.Network.fit`."""
+    # -- the boundary: validate everything before any parameter is touched ------------------------
+    epochs = check_positive(epochs, "epochs", integer=True)
+    batch_size = check_positive(batch_size, "batch_size", integer=True)
+    if optimizer is None:
+        optimizer = SGD(check_positive(eta, "eta"))
+    elif not isinstance(optimizer, Optimizer):
+        raise DeltapropError(f"optimizer must be a deltaprop.optim.Optimizer, got {type(optimizer).__name__}")
+    lmbda = check_non_negative(lmbda, "lmbda")
+    x, y = net._inputs(X), net._targets(Y)
+    check_same_length(x, y)
+    validation = _check_validation_data(net, validation_data)
+    rng = as_generator(seed)
+    history = History()
+    callbacks = CallbackList(callbacks, net)
+
+    # -- the loop ------------------------------------------------------------------------------
+    n, layers, cost = len(x), net.layers, net.cost_function
+    net.stop_training = False
+    callbacks.on_train_begin()
+    for epoch in range(epochs):
+        callbacks.on_epoch_begin(epoch)
+        order = rng.permutation(n) if shuffle else None
+        total_cost = 0.0
+        for batch, (start, stop, index) in enumerate(batches(n, batch_size, order)):
+            m = stop - start
+            ws = net._workspace(m)
+            xb, yb = _gather(x, index, ws.x), _gather(y, index, ws.y)
+            a = propagation.feedforward(layers, xb, ws)
+            batch_cost = cost.value(a, yb)
+            total_cost += batch_cost * m
+            propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m)
+            optimizer.step(layers, ws.nabla_w, ws.nabla_b, l2=lmbda / n)
+            if callbacks:
+                callbacks.on_batch_end(batch, {"cost": batch_cost, "size": m})
+        logs = {"cost": total_cost / n}
+        if validation is not None:
+            logs.update({f"val_{key}": value for key, value in score(net, *validation).items()})
+        history.on_epoch_end(epoch, logs)
+        callbacks.on_epoch_end(epoch, logs)
+        if net.stop_training:
+            break
+    callbacks.on_train_end()
+    return history
