@@ -270,3 +270,14 @@ class Network:
         return training.fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                    validation_data=validation_data, shuffle=shuffle, seed=seed,
                    callbacks=callbacks, optimizer=optimizer, **options)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def save(self, path, **options) -> None:
+        """Save architecture, cost, dtype and weights to ``path``; see :func:`deltaprop.io.save`.
+
+        The file never executes code when loaded: read it back with :func:`deltaprop.load`.
+        """
+        from .io import save  # the saved-model layer sits above the core; imported on use
+
+        save(self, path, **options)

@@ -98,8 +98,8 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
         logs = {"cost": total_cost / n}
         if validation is not None:
             logs.update({f"val_{key}": value for key, value in score(net, *validation).items()})
-        history.on_epoch_end(epoch, logs)
-        callbacks.on_epoch_end(epoch, logs)
+        callbacks.on_epoch_end(epoch, logs)  # callbacks may add metrics to logs ...
+        history.on_epoch_end(epoch, logs)  # ... which the history then records
         if net.stop_training:
             break
     callbacks.on_train_end()
