@@ -115,9 +115,11 @@ class LeakyReLU(Activation):
     slope = 0.01
 
     def forward(self, z, out=None):
+        # Written so that out may be z itself (feedforward computes a in place of z).
         out = _buffer(z, out)
-        np.multiply(z, self.slope, out=out)
-        return np.maximum(z, out, out=out)  # max(z, slope z) since 0 < slope < 1
+        if out is not z:
+            np.copyto(out, z)
+        return np.multiply(out, self.slope, out=out, where=out < 0)
 
     def prime(self, z, a, out=None):
         out = _buffer(z, out)
@@ -190,8 +192,11 @@ ACTIVATIONS: dict[str, Activation] = {
 """Every activation by name; the API, the CLI, saved files and errors share this list."""
 
 
-def get_activation(name) -> Activation:
-    """Return the activation called ``name`` (or ``name`` itself if it already is one)."""
+def get_activation(name, argument: str = "activation") -> Activation:
+    """Return the activation called ``name`` (or ``name`` itself if it already is one).
+
+    ``argument`` is the parameter name an error message should quote.
+    """
     if isinstance(name, Activation):
         return name
-    return lookup(ACTIVATIONS, name, "activation", "activation")
+    return lookup(ACTIVATIONS, name, "activation", argument)

@@ -33,22 +33,23 @@ class Dense:
         self.n_in = _positive_int(n_in, "n_in")
         self.n_out = _positive_int(n_out, "n_out")
         self.activation: Activation = get_activation(activation)
-        self._W = None if W is None else self._checked(W, (self.n_out, self.n_in), "W")
-        self._b = None if b is None else self._checked(b, (self.n_out,), "b")
+        self._W = self._b = None
+        if W is not None:
+            self.W = W
+        if b is not None:
+            self.b = b
 
-    def _checked(self, value, shape, name, dtype=None):
-        array = np.array(value, dtype=dtype if dtype is not None else None, copy=True)
+    def _checked(self, value, shape, name):
+        """A copy of ``value`` as a float array of ``shape``, in this layer's dtype once it has one."""
+        array = np.array(value, copy=True)
         if array.dtype.kind not in "fiu":
             raise DeltapropError(f"{name} must hold numbers, got dtype {array.dtype}")
         if array.shape != shape:
             raise ShapeError(f"{name} must have shape {shape} for Dense({self.n_in}, {self.n_out}), got {array.shape}")
         if not np.isfinite(array).all():
             raise NonFiniteError(f"{name} holds NaN or infinity")
-        if dtype is None and self._W is not None:
-            array = array.astype(self._W.dtype)
-        elif array.dtype.kind != "f":
-            array = array.astype(np.float64)
-        return array
+        current = self._W if self._W is not None else self._b
+        return array.astype(current.dtype if current is not None else np.result_type(array.dtype, np.float32))
 
     @property
     def W(self) -> np.ndarray:
@@ -66,7 +67,7 @@ class Dense:
 
     @b.setter
     def b(self, value):
-        self._b = self._checked(value, (self.n_out,), "b", dtype=None if self._W is None else self._W.dtype)
+        self._b = self._checked(value, (self.n_out,), "b")
 
     def astype(self, dtype):
         """Return a copy of this layer whose parameters have ``dtype``."""

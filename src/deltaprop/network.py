@@ -97,7 +97,7 @@ class Network:
         if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes):
             raise DeltapropError(f"layers={sizes!r} must list at least two positive integer sizes, e.g. [784, 30, 10]")
         get_activation(activation)
-        last = activation if output_activation is None else get_activation(output_activation)
+        last = activation if output_activation is None else get_activation(output_activation, "output_activation")
         return [
             Dense(n_in, n_out, last if i == len(sizes) - 2 else activation)
             for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))

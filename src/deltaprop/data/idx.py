@@ -14,9 +14,10 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["read_idx"]
+__all__ = ["read_idx", "write_idx"]
 
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_CODES = {np.dtype(t).newbyteorder(">") if np.dtype(t).itemsize > 1 else np.dtype(t): code for code, t in _TYPES.items()}
 
 
 def read_idx(path) -> np.ndarray:
@@ -44,3 +45,23 @@ def read_idx(path) -> np.ndarray:
     if len(raw) - header != expected:
         raise DataError(f"{path} is truncated or padded: shape {shape} needs {expected} data bytes, the file has {len(raw) - header}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path, array, compress=None) -> None:
+    """Write ``array`` to ``path`` as an IDX file, gzip-compressed if ``compress`` (default: ``.gz`` suffix).
+
+    The inverse of :func:`read_idx`; used to build test fixtures. Written atomically.
+    """
+    from ..io import atomic_write  # files are written by one helper, temp file + rename
+
+    path = os.fspath(path)
+    array = np.asarray(array)
+    big_endian = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    if big_endian not in _CODES or not 1 <= array.ndim <= 255:
+        raise DataError(f"write_idx: cannot store an array of dtype {array.dtype} and {array.ndim} dimensions in IDX")
+    raw = bytes([0, 0, _CODES[big_endian], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw += np.ascontiguousarray(array, dtype=big_endian).tobytes()
+    if path.endswith(".gz") if compress is None else compress:
+        raw = gzip.compress(raw, mtime=0)
+    with atomic_write(path, "wb") as handle:
+        handle.write(raw)
