@@ -1,6 +1,36 @@
-"""Data sets: scikit-learn's digits, MNIST from IDX files, CSV files and synthetic sets."""
+"""Data sets: scikit-learn's digits, MNIST from IDX files, CSV files and synthetic sets.
 
-from .idx import read_idx
-from .mnist import load_mnist
+:func:`load_dataset` takes the command line's ``--data`` strings (``digits``, ``mnist:DIR``,
+``csv:PATH[:label]``, ``xor``, ``spirals``, ``sine``) and returns a :class:`Dataset` with a
+fixed training/test split.
+"""
 
-__all__ = ["read_idx", "load_mnist"]
+from .csvfile import load_csv, read_csv
+from .digits import load_digits
+from .download import default_cache_dir, fetch
+from .idx import read_idx, write_idx
+from .mnist import MNIST_SHA256, download_mnist, load_mnist, mnist_split
+from .spec import Dataset, DataSpec, load_dataset, parse_data_spec, train_test_split
+from .synthetic import sine, spirals, xor
+
+__all__ = [
+    "Dataset",
+    "DataSpec",
+    "MNIST_SHA256",
+    "default_cache_dir",
+    "download_mnist",
+    "fetch",
+    "load_csv",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+    "mnist_split",
+    "parse_data_spec",
+    "read_csv",
+    "read_idx",
+    "sine",
+    "spirals",
+    "train_test_split",
+    "write_idx",
+    "xor",
+]
