@@ -219,7 +219,6 @@ def test_bad_callback_arguments_are_named(make, name):
 
 
 def test_progress_bar_counts_every_example():
-    pytest.importorskip("tqdm")  # an optional dependency (the cli extra)
     out = _io.StringIO()
     Network([2, 2], seed=0).fit(np.ones((25, 2)), np.zeros(25, dtype=int), epochs=2, batch_size=10,
                                 callbacks=[ProgressBar(n=25, epochs=2, file=out)])
