@@ -286,6 +286,8 @@ def load_history(path) -> dict:
             rows = list(csv.reader(handle))
     except UnicodeDecodeError:
         raise DeltapropError(f"history file {path} is not a text CSV file") from None
+    except OSError as error:
+        raise DeltapropError(f"cannot read history file {path}: {error.strerror or error}") from None
     if not rows or not rows[0] or rows[0][0] != "epoch":
         raise DeltapropError(f"history file {path} does not start with a header row 'epoch,...' (written by deltaprop train?)")
     header, body = rows[0], [row for row in rows[1:] if row]
