@@ -1,0 +1,176 @@
+"""Derivatives of Python functions, with the names users know from JAX and HIPS autograd.
+
+``f`` is any function of Tensors built from the operations of :mod:`deltaprop.autodiff.tensor`.
+Called with arrays or numbers, these functions return arrays. Called with Tensors -- from inside
+another derivative -- they return Tensors whose graphs stay connected, so derivatives compose:
+:func:`hvp` is literally ``grad`` of ``grad(f)(x) . v``, and :func:`hessian` applies ``vjp`` to
+``grad(f)``, as in HIPS autograd.
+
+>>> import numpy as np
+>>> f = lambda x: (x ** 3).sum()
+>>> grad(f)(np.array([1.0, 2.0]))        # 3 x^2
+array([ 3., 12.])
+>>> hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0]))  # diag(6 x) v
+array([6., 0.])
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..errors import DeltapropError, ShapeError
+from .engine import backpropagate, make_seed
+from .tensor import Tensor, _float_array, identity
+
+__all__ = ["grad", "value_and_grad", "vjp", "hvp", "hessian"]
+
+
+def _argnums(argnums, n_args: int) -> tuple:
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+    for i in items:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n_args <= i < n_args:
+            raise DeltapropError(
+                f"argnums={argnums!r} does not name arguments of a call with {n_args} positional argument(s); "
+                f"use an int or a tuple of ints in [0, {n_args})"
+            )
+    return tuple(int(i) % n_args for i in items)
+
+
+def _trace(f, args, kwargs, argnums):
+    """Call ``f`` with the differentiated arguments replaced by fresh graph inputs.
+
+    An array or number becomes a new leaf Tensor; a Tensor (a nested call) gets a new node
+    whose gradient flows on into it, so the caller's graph stays connected.
+    """
+    inputs = [identity(args[i]) if isinstance(args[i], Tensor) else Tensor(args[i]) for i in argnums]
+    call_args = list(args)
+    for i, x in zip(argnums, inputs):
+        call_args[i] = x
+    ans = f(*call_args, **kwargs)
+    if not isinstance(ans, Tensor):  # f ignored its inputs and returned a constant
+        ans = Tensor(ans, requires_grad=False)
+    nested = any(isinstance(args[i], Tensor) for i in argnums)
+    return inputs, ans, nested
+
+
+def _pullback(ans: Tensor, inputs, g, nested: bool, caller: str) -> tuple:
+    """The gradients of ``<g, ans>`` with respect to ``inputs``; zeros for inputs ``ans`` ignores."""
+    create_graph = nested or isinstance(g, Tensor)
+    seed = make_seed(ans, g, create_graph, caller)
+    found = backpropagate(ans, seed, create_graph=create_graph, store=False, targets=inputs) if ans.requires_grad else {}
+    grads = []
+    for x in inputs:
+        gx = found.get(x)
+        if gx is None:
+            zeros = np.zeros(x.shape, x.dtype)
+            gx = Tensor(zeros, requires_grad=False) if create_graph else zeros
+        grads.append(gx if create_graph else _unpacked(gx))
+    return tuple(grads)
+
+
+def _unpacked(array):
+    """A 0-d array as a NumPy scalar (a float), any other array as it is."""
+    return array[()] if array.ndim == 0 else array
+
+
+def _value(ans: Tensor, nested: bool):
+    return ans if nested else _unpacked(ans.data)
+
+
+def vjp(f, *args):
+    """Return ``(f(*args), pullback)``: ``pullback(g)`` gives ``g^T J`` for each argument.
+
+    ``J`` is the Jacobian of ``f`` with respect to each argument; ``pullback(g)`` returns a tuple
+    with one gradient per argument, each shaped like it, and may be called many times (each call
+    is one backward pass over the recorded graph).
+
+    >>> value, pullback = vjp(lambda x: x * x, np.array([1.0, 2.0, 3.0]))
+    >>> pullback(np.array([1.0, 0.0, 1.0]))[0]  # J = diag(2 x)
+    array([2., 0., 6.])
+    """
+    inputs, ans, nested = _trace(f, args, {}, tuple(range(len(args))))
+
+    def pullback(g):
+        return _pullback(ans, inputs, g, nested, "vjp's pullback")
+
+    return _value(ans, nested), pullback
+
+
+def value_and_grad(f, argnums=0):
+    """Return a function computing ``(f(*args), gradient)``; ``f`` must return one number.
+
+    ``argnums`` (an int or a tuple of ints) picks the differentiated positional arguments; with
+    a tuple the gradient is a tuple too.
+    """
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        inputs, ans, nested = _trace(f, args, kwargs, nums)
+        if ans.size != 1:
+            raise ShapeError(
+                f"grad only applies to functions returning one number; {getattr(f, '__name__', 'f')} "
+                f"returned shape {ans.shape}. Reduce it (e.g. .sum()) or use vjp for a vector-valued function"
+            )
+        grads = _pullback(ans, inputs, None, nested, "grad")
+        return _value(ans, nested), grads if isinstance(argnums, tuple) else grads[0]
+
+    return value_and_grad_f
+
+
+def grad(f, argnums=0):
+    """Return a function computing the gradient of ``f``, a function returning one number.
+
+    >>> grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (np.float64(4.0), np.float64(3.0))
+    """
+    value_and_grad_f = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        return value_and_grad_f(*args, **kwargs)[1]
+
+    return grad_f
+
+
+def hvp(f, x, v):
+    """Return the Hessian-vector product ``H v`` of ``f`` at ``x``, in O(N) like one gradient.
+
+    ``H v`` is the gradient of the number ``grad f(x) . v`` (002: reverse mode applied twice),
+    so the Hessian itself is never formed.
+
+    Parameters
+    ----------
+    f : function
+        Takes a Tensor shaped like ``x`` and returns a one-number Tensor.
+    x, v : array_like of the same shape
+    """
+    x = x if isinstance(x, Tensor) else _float_array(x)
+    v = np.asarray(v, dtype=x.dtype)
+    if v.shape != x.shape:
+        raise ShapeError(f"hvp: v has shape {v.shape} but x has shape {x.shape}; they must match")
+
+    def grad_dot_v(x):  # a circuit of size O(N): the forward pass and its recorded backward pass
+        return (grad(f)(x) * v).sum()
+
+    return grad(grad_dot_v)(x)
+
+
+def hessian(f, x):
+    """Return the Hessian of ``f`` at ``x``, shape ``x.shape + x.shape``, for small ``x``.
+
+    The gradient of ``f`` is recorded as a graph once (``vjp`` of ``grad(f)``); row ``i`` is
+    then one backward pass over it with the seed ``e_i``: ``e_i^T H = (H e_i)^T``, a
+    Hessian-vector product. Cost: ``x.size`` Hessian-vector products.
+    """
+    x = _float_array(x)
+    _, pullback = vjp(grad(f), x)
+    rows = np.empty((x.size, x.size), x.dtype)
+    basis = np.zeros(x.size, x.dtype)
+    for i in range(x.size):
+        basis[i] = 1.0
+        rows[i] = np.reshape(pullback(basis.reshape(x.shape))[0], -1)
+        basis[i] = 0.0
+    return rows.reshape(x.shape + x.shape)
