@@ -16,7 +16,7 @@ learns is what backpropagation computes.
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
 >>> X, y = load_iris(return_X_y=True)
->>> model = make_pipeline(StandardScaler(), DeltapropClassifier(hidden_layer_sizes=(10,), epochs=50, random_state=0))
+>>> model = make_pipeline(StandardScaler(), DeltapropClassifier(hidden_layer_sizes=(10,), eta=0.01, epochs=50, random_state=0))
 >>> model.fit(X, y).score(X, y) > 0.9
 True
 """
