@@ -38,20 +38,31 @@ def _argnums(argnums, n_args: int) -> tuple:
     return tuple(int(i) % n_args for i in items)
 
 
+_depth = 0  # how many functional calls are evaluating their ``f`` right now (not thread-safe)
+
+
 def _trace(f, args, kwargs, argnums):
     """Call ``f`` with the differentiated arguments replaced by fresh graph inputs.
 
     An array or number becomes a new leaf Tensor; a Tensor (a nested call) gets a new node
-    whose gradient flows on into it, so the caller's graph stays connected.
+    whose gradient flows on into it, so the caller's graph stays connected. The call is
+    *nested* -- its gradients are recorded as graphs and returned as Tensors -- when an argument
+    is a Tensor or when it runs inside another derivative's ``f``: there ``f`` may close over
+    the outer derivative's inputs (``grad(lambda x: x * y)`` with ``y`` an outer Tensor).
     """
+    global _depth
     inputs = [identity(args[i]) if isinstance(args[i], Tensor) else Tensor(args[i]) for i in argnums]
     call_args = list(args)
     for i, x in zip(argnums, inputs):
         call_args[i] = x
-    ans = f(*call_args, **kwargs)
+    nested = _depth > 0 or any(isinstance(args[i], Tensor) for i in argnums)
+    _depth += 1
+    try:
+        ans = f(*call_args, **kwargs)
+    finally:
+        _depth -= 1
     if not isinstance(ans, Tensor):  # f ignored its inputs and returned a constant
         ans = Tensor(ans, requires_grad=False)
-    nested = any(isinstance(args[i], Tensor) for i in argnums)
     return inputs, ans, nested
 
 
