@@ -20,7 +20,6 @@ import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS
-from .callbacks import Callback
 from .costs import COSTS
 from .errors import DeltapropError
 from .initializers import INIT_NAMES
@@ -277,36 +276,15 @@ def _resolve_network(args, data):
     )
 
 
-class EpochLog(Callback):
-    """Prints one line per epoch: the plain-text alternative to the progress bar.
-
-    >>> EpochLog(30).line(2, {"cost": 0.04123, "val_accuracy": 0.95111})
-    'epoch  3/30  cost 0.04123  val_accuracy 0.9511'
-    """
-
-    def __init__(self, epochs: int):
-        self.epochs = epochs
-
-    def line(self, epoch, logs) -> str:
-        parts = [f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}"]
-        for key in ("cost", "val_cost", "val_accuracy"):
-            if key in logs:
-                parts.append(f"{key} {logs[key]:.4f}" if key.endswith("accuracy") else f"{key} {logs[key]:.4g}")
-        return "  ".join(parts)
-
-    def on_epoch_end(self, epoch, logs=None):
-        print(self.line(epoch, logs or {}), flush=True)
-
-
-def _callbacks(args, epochs, X_train, y_train):
+def _callbacks(args, epochs, batch_size, X_train, y_train):
     """The bar (or the epoch lines), then the diagnostics, which add to the logs History records."""
+    from .progress import EpochLog, ProgressBar
+
     callbacks = []
     if args.quiet:
         pass
     elif not args.no_progress and sys.stderr.isatty():
-        from .callbacks import ProgressBar
-
-        callbacks.append(ProgressBar(n=len(X_train), epochs=epochs, file=sys.stderr))
+        callbacks.append(ProgressBar(epochs, batches_per_epoch=-(-len(X_train) // batch_size), file=sys.stderr))
     else:
         callbacks.append(EpochLog(epochs))
     if args.diagnostics:
@@ -346,7 +324,7 @@ def _train(args) -> int:
     history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
                       eta=config["eta"], lmbda=args.lmbda, seed=args.seed,
                       validation_data=(data.X_test, data.y_test),
-                      callbacks=_callbacks(args, config["epochs"], data.X_train, data.y_train))
+                      callbacks=_callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train))
 
     if data.is_classification:
         accuracy = net.evaluate(data.X_test, data.y_test)
