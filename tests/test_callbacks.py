@@ -1,7 +1,6 @@
 """Keras-style callbacks in fit: early stopping, checkpoints, CSV logs, learning-rate schedules."""
 
 import csv
-import io as _io
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from deltaprop.callbacks import (
     EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
-    ProgressBar,
 )
 from deltaprop.errors import DeltapropError
 from deltaprop.optim import SGD
@@ -216,11 +214,3 @@ def test_learning_rate_scheduler_rejects_a_bad_schedule():
 def test_bad_callback_arguments_are_named(make, name):
     with pytest.raises(DeltapropError, match=name):
         make()
-
-
-def test_progress_bar_counts_every_example():
-    out = _io.StringIO()
-    Network([2, 2], seed=0).fit(np.ones((25, 2)), np.zeros(25, dtype=int), epochs=2, batch_size=10,
-                                callbacks=[ProgressBar(n=25, epochs=2, file=out)])
-    text = out.getvalue()
-    assert "epoch 2/2" in text and "25/25" in text

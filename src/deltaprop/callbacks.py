@@ -8,15 +8,16 @@ ends training after the current epoch. ``fit`` calls ``on_epoch_end(epoch, logs)
 ``logs`` at the end of an epoch hold ``cost`` (mean batch cost over the epoch) and, with
 ``validation_data``, ``val_cost`` (and ``val_accuracy`` for a classifier). Epochs count from 0.
 
-=========================== ==============================================================
-callback                    what it does
-=========================== ==============================================================
-:class:`EarlyStopping`      stops when a metric stops improving; can restore the best weights
-:class:`ModelCheckpoint`    saves the network (``network.save``) every epoch or on improvement
-:class:`CSVLogger`          writes one CSV row of logs per epoch
+============================== ==================================================================
+callback                       what it does
+============================== ==================================================================
+:class:`EarlyStopping`         stops when a metric stops improving; can restore the best weights
+:class:`ModelCheckpoint`       saves the network (``network.save``) every epoch or on improvement
+:class:`CSVLogger`             writes one CSV row of logs per epoch
 :class:`LearningRateScheduler` sets the optimiser's ``eta`` from ``fn(epoch, eta)`` each epoch
-:class:`ProgressBar`        a tqdm progress bar over the examples of each epoch
-=========================== ==============================================================
+============================== ==================================================================
+
+The command line's progress bar is a callback too (:mod:`deltaprop.progress`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ __all__ = [
     "ModelCheckpoint",
     "CSVLogger",
     "LearningRateScheduler",
-    "ProgressBar",
 ]
 
 
@@ -331,41 +331,3 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["eta"] = self._optimizer().eta
-
-
-class ProgressBar(Callback):
-    """A tqdm progress bar per epoch, counting examples, with the running mean cost.
-
-    ``n`` (examples per epoch) and ``epochs`` only label the bar; without them the bar counts
-    without a total. tqdm is imported when training starts (the ``cli`` extra installs it).
-    """
-
-    def __init__(self, n: int | None = None, epochs: int | None = None, file=None, leave: bool = True):
-        self.n, self.epochs, self.file, self.leave = n, epochs, file, leave
-        self._bar = None
-
-    def on_train_begin(self, logs=None):
-        from tqdm.auto import tqdm  # optional dependency, imported on use
-
-        self._tqdm = tqdm
-
-    def on_epoch_begin(self, epoch, logs=None):
-        label = f"epoch {epoch + 1}" + (f"/{self.epochs}" if self.epochs else "")
-        self._bar = self._tqdm(total=self.n, desc=label, unit="ex", file=self.file, leave=self.leave)
-        self._seen, self._cost_sum = 0, 0.0
-
-    def on_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        size = int(logs.get("size", 1))
-        self._seen += size
-        self._cost_sum += float(logs.get("cost", 0.0)) * size
-        self._bar.update(size)
-        if batch % 20 == 0:
-            self._bar.set_postfix(cost=f"{self._cost_sum / self._seen:.4f}", refresh=False)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._bar is not None:
-            self._bar.set_postfix({key: f"{value:.4f}" for key, value in (logs or {}).items()
-                                   if isinstance(value, (float, np.floating))})
-            self._bar.close()
-            self._bar = None

@@ -5,14 +5,14 @@ per-example gradients with ``scale = optimizer.gradient_scale / m`` and then cal
 :meth:`Optimizer.step`. An optimiser that needs the plain mean gradient keeps
 ``gradient_scale = 1``; plain SGD folds its learning rate in, so its step is one subtraction.
 
-==================== ================ ==============================================================
-optimiser            gradient_scale   update, with ``g = dC/dW`` the batch mean (``+ l2 W`` with L2)
-==================== ================ ==============================================================
-``SGD(eta)``         ``eta``          ``W <- W - eta g`` (MATH.md; L2 as weight decay, network2)
-``SGD(eta, mu)``     ``eta``          ``v <- mu v + eta g``, ``W <- W - v`` (Nielsen ch. 3)
-``SGD(.., nesterov)`` ``eta``         ``v <- mu v + eta g``, ``W <- W - (mu v + eta g)``
-``Adam(eta, ..)``    ``1``            Kingma & Ba (2015), Algorithm 1, below
-==================== ================ ==============================================================
+=============================== ============== ==============================================================
+optimiser                       gradient_scale update, with ``g = dC/dW`` the batch mean (``+ l2 W`` with L2)
+=============================== ============== ==============================================================
+``SGD(eta)``                    ``eta``        ``W <- W - eta g`` (MATH.md; L2 as weight decay, network2)
+``SGD(eta, mu)``                ``eta``        ``v <- mu v + eta g``, ``W <- W - v`` (Nielsen ch. 3)
+``SGD(eta, mu, nesterov=True)`` ``eta``        ``v <- mu v + eta g``, ``W <- W - (mu v + eta g)``
+``Adam(eta, ...)``              ``1``          Kingma & Ba (2015), Algorithm 1 (see :class:`Adam`)
+=============================== ============== ==============================================================
 
 Momentum keeps the velocity in the folded form of Nielsen's chapter 3 and of Sutskever et al.
 (2013): ``v`` already includes ``eta``. With a constant ``eta`` this is exactly PyTorch's
