@@ -290,6 +290,7 @@ BAD_INPUTS = [
     (["evaluate", "text.npz"], "model file text.npz: is not a deltaprop model"),
     (["evaluate", "good.npz", "--data", "xor"], "model good.npz takes 64 inputs, but xor has 2 features per example"),
     (["evaluate", "good.npz", "--data", "csv:ragged.csv"], "ragged.csv, line 3"),
+    (["evaluate", "good.npz", "--png", "no/such/dir/cm.png"], "no/such/dir/cm.png: No such file or directory"),
     (["evaluate", "good.npz", "--split", "middle"], "argument --split: invalid choice: 'middle'"),
     (["predict", "good.npz", "three.csv"], "model good.npz takes 64 inputs, but input file three.csv has 3 features"),
     (["predict", "good.npz", "nonnumeric.csv"], "nonnumeric.csv, line 3, column 'b'"),

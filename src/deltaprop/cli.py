@@ -259,7 +259,8 @@ def _resolve_network(args, data):
     if sizes[0] != data.n_features:
         raise DeltapropError(f"--layers {','.join(map(str, sizes))}: the first size must be {data.n_features}, "
                              f"the number of features of {data.name}")
-    if sizes[-1] != data.n_outputs:
+    binary_unit = data.is_classification and data.n_classes == 2 and sizes[-1] == 1  # one sigmoid: a > 0.5
+    if sizes[-1] != data.n_outputs and not binary_unit:
         what = "classes" if data.is_classification else "regression targets"
         raise DeltapropError(f"--layers {','.join(map(str, sizes))}: the last size must be {data.n_outputs}, "
                              f"the number of {what} of {data.name}")
@@ -295,10 +296,10 @@ def _callbacks(args, epochs, batch_size, X_train, y_train):
     return callbacks
 
 
-def _prepare_out(directory) -> str:
+def _check_out(directory) -> str:
+    """Refuse an ``--out`` that is a file, before any work is done."""
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise DeltapropError(f"--out {directory} exists and is not a directory")
-    os.makedirs(directory, exist_ok=True)
     return directory
 
 
@@ -306,8 +307,7 @@ def _train(args) -> int:
     from . import io
     from .network import Network
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise DeltapropError(f"--out {args.out} exists and is not a directory")
+    _check_out(args.out)
     data = _load_data(args.data, args.dtype, args.download, args.mirror)
     config = _resolve_network(args, data)
     net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
@@ -334,7 +334,8 @@ def _train(args) -> int:
         accuracy = None
         final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
 
-    out = _prepare_out(args.out)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
     meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
             "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": args.lmbda, "seed": args.seed,
             "init": args.init, "test_accuracy": accuracy}
@@ -390,7 +391,7 @@ def _evaluate(args) -> int:
         if not net.is_classifier:
             raise DeltapropError(f"model {args.model} is a regression model (output {net.output_activation.name}); "
                                  f"{data.name} is a classification task")
-        if data.n_classes > net.sizes[-1]:
+        if data.n_classes > max(net.sizes[-1], 2):
             raise DeltapropError(f"model {args.model} has {net.sizes[-1]} outputs, but {data.name} has "
                                  f"{data.n_classes} classes")
         from .plots import confusion_matrix
@@ -572,8 +573,9 @@ def _plot(args) -> int:
     from .plots import plot_history
 
     history = load_history(args.history)
-    out = args.out or os.path.dirname(os.path.abspath(args.history))
-    written = plot_history(history, _prepare_out(out))
+    out = _check_out(args.out or os.path.dirname(os.path.abspath(args.history)))
+    os.makedirs(out, exist_ok=True)
+    written = plot_history(history, out)
     print("wrote " + ", ".join(written))
     return EXIT_OK
 

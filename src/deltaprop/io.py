@@ -72,7 +72,10 @@ def atomic_write(path, mode: str = "wb", **open_options):
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    except OSError as error:  # name the file the caller asked for, not the temporary one
+        raise type(error)(error.errno, error.strerror, path) from None
     try:
         with os.fdopen(fd, mode, **open_options) as handle:
             yield handle
