@@ -190,3 +190,32 @@ def test_loaded_state_of_another_architecture_is_rejected():
 def test_bad_hyperparameters_and_states_are_named(call, name):
     with pytest.raises(DeltapropError, match=name):
         call()
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: SGD(0.3), lambda torch, p: torch.optim.SGD(p, lr=0.3)),
+    (lambda: SGD(0.3, momentum=0.9), lambda torch, p: torch.optim.SGD(p, lr=0.3, momentum=0.9)),
+    (lambda: SGD(0.3, momentum=0.9, nesterov=True), lambda torch, p: torch.optim.SGD(p, lr=0.3, momentum=0.9, nesterov=True)),
+    (lambda: Adam(0.05), lambda torch, p: torch.optim.Adam(p, lr=0.05)),
+])
+def test_optimizers_match_torch_optim(ours, theirs):
+    # Oracle: PyTorch's optimisers on the equivalent nn.Sequential (when torch is installed).
+    # fit's L2 strength lmbda/n is torch's (coupled) weight_decay, 0.1 / 5 = 0.02, on the weights only.
+    torch = pytest.importorskip("torch")
+    from deltaprop.state_dict import to_torch
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((5, 3)), rng.random((5, 2))
+    net = Network([3, 4, 2], seed=0, dtype="float64")
+    model = to_torch(net)
+    net.fit(X, Y, epochs=4, batch_size=5, shuffle=False, optimizer=ours(), lmbda=0.1)
+    weights, biases = [model[0].weight, model[2].weight], [model[0].bias, model[2].bias]
+    optimizer = theirs(torch, [{"params": weights, "weight_decay": 0.02}, {"params": biases, "weight_decay": 0.0}])
+    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss = 0.5 * ((model(x) - y) ** 2).sum(dim=1).mean()  # the quadratic cost, mean over the batch
+        loss.backward()
+        optimizer.step()
+    np.testing.assert_allclose(model[0].weight.detach().numpy(), net.layers[0].W, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model[2].bias.detach().numpy(), net.layers[1].b, rtol=1e-10, atol=1e-12)
