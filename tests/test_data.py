@@ -8,6 +8,7 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -127,7 +128,7 @@ def test_load_mnist_on_synthetic_files(tmp_path, gz):
 
 def test_mnist_split_uses_training_files_when_present(tmp_path):
     _fake_mnist(tmp_path, n=12, train=True)
-    X_train, y_train, X_test, y_test = mnist_split(tmp_path)
+    X_train, _, X_test, _ = mnist_split(tmp_path)
     assert len(X_train) == 12 and len(X_test) == 12
 
 
@@ -173,7 +174,7 @@ def test_real_mnist_test_set():
 
 @needs_mnist
 def test_real_mnist_split():
-    X_train, y_train, X_test, y_test = mnist_split(MNIST_DIR)
+    X_train, y_train, X_test, _ = mnist_split(MNIST_DIR)
     assert X_train.shape == (8000, 784) and X_test.shape == (2000, 784)
     assert y_train[0] == 7
 
@@ -181,7 +182,7 @@ def test_real_mnist_split():
 # -- downloads, from a local server only -------------------------------------------------------------
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests = []
+    requests: ClassVar[list] = []  # paths asked for; each test's server gets a subclass with its own list
 
     def log_message(self, *args):
         pass
@@ -213,12 +214,12 @@ def _sha256(path):
 
 def test_download_verifies_and_keeps_good_files(tmp_path, server):
     base_url, www, requests = server
-    images, labels = _fake_mnist(www, n=7)
+    _, labels = _fake_mnist(www, n=7)
     checksums = {name: _sha256(www / name) for name in os.listdir(www)}
     cache = tmp_path / "cache"
     assert download_mnist(cache, base_url=base_url, checksums=checksums) == str(cache)
     assert sorted(os.listdir(cache)) == sorted(checksums)
-    X, y = load_mnist(cache)
+    _, y = load_mnist(cache)
     assert y.tolist() == labels.tolist()
     # A second call finds the files verified in the cache and downloads nothing.
     count = len(requests)
@@ -401,7 +402,7 @@ def test_bad_data_specs(text, message):
 def test_stratified_split_keeps_class_proportions_and_is_fixed():
     y = np.repeat(np.arange(4), 40)
     X = np.arange(160)[:, None]
-    X_train, y_train, X_test, y_test = train_test_split(X, y)
+    X_train, _, X_test, y_test = train_test_split(X, y)
     assert np.bincount(y_test).tolist() == [10, 10, 10, 10]  # 25% of each class of 40
     assert sorted(np.concatenate([X_train, X_test])[:, 0].tolist()) == list(range(160))
     assert np.array_equal(train_test_split(X, y)[2], X_test)

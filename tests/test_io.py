@@ -182,10 +182,9 @@ def test_missing_file_and_directory(tmp_path):
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
     target = tmp_path / "model.npz"
     target.write_bytes(b"previous content")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as handle:
-            handle.write(b"half a file")
-            raise RuntimeError("disk full, say")
+    with pytest.raises(RuntimeError), atomic_write(target) as handle:
+        handle.write(b"half a file")
+        raise RuntimeError("disk full, say")
     assert target.read_bytes() == b"previous content"
     assert os.listdir(tmp_path) == ["model.npz"]
 

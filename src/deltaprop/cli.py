@@ -24,7 +24,7 @@ from .costs import COSTS
 from .errors import DeltapropError
 from .initializers import INIT_NAMES
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = os.path.join("runs", "latest")
@@ -266,15 +266,15 @@ def _resolve_network(args, data):
                              f"the number of {what} of {data.name}")
     if not data.is_classification and args.output_activation is None:
         output_activation = "identity"
-    return dict(
-        sizes=sizes,
-        activation=args.activation or activation,
-        output_activation=args.output_activation or output_activation,
-        cost=args.cost or cost,
-        eta=args.eta or eta,
-        epochs=args.epochs or epochs,
-        batch_size=args.batch_size or 10,
-    )
+    return {
+        "sizes": sizes,
+        "activation": args.activation or activation,
+        "output_activation": args.output_activation or output_activation,
+        "cost": args.cost or cost,
+        "eta": args.eta or eta,
+        "epochs": args.epochs or epochs,
+        "batch_size": args.batch_size or 10,
+    }
 
 
 def _callbacks(args, epochs, batch_size, X_train, y_train):

@@ -26,7 +26,7 @@ import numpy as np
 from .callbacks import Callback
 from .errors import DeltapropError
 
-__all__ = ["Diagnostics", "measure", "SATURATION_THRESHOLD", "MAX_DERIVATIVE"]
+__all__ = ["MAX_DERIVATIVE", "SATURATION_THRESHOLD", "Diagnostics", "measure"]
 
 SATURATION_THRESHOLD = 0.1
 """Default: a unit is saturated when ``g'(z) < 0.1 * max g'``."""

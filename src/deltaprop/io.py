@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import math
 import os
@@ -43,8 +44,16 @@ from .errors import DeltapropError, ModelFileError
 from .layers import Dense
 from .network import Network
 
-__all__ = ["save", "load", "read_metadata", "atomic_write", "save_history", "load_history",
-           "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "atomic_write",
+    "load",
+    "load_history",
+    "read_metadata",
+    "save",
+    "save_history",
+]
 
 FORMAT = "deltaprop-model"
 FORMAT_VERSION = 1
@@ -222,7 +231,7 @@ def _validated(path, arrays):
         missing, unexpected = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
         _fail(path, f"does not match its metadata (missing arrays {missing}, unexpected {unexpected})")
     params = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         for name, shape in ((f"W{i}", (n_out, n_in)), (f"b{i}", (n_out,))):
             array = arrays[name]
             if array.shape != shape:

@@ -21,13 +21,13 @@ from .errors import DeltapropError
 from .io import atomic_write
 
 __all__ = [
-    "plot_learning_curves",
-    "plot_gradient_norms",
-    "plot_saturation",
-    "plot_confusion_matrix",
-    "plot_history",
     "confusion_matrix",
     "layer_columns",
+    "plot_confusion_matrix",
+    "plot_gradient_norms",
+    "plot_history",
+    "plot_learning_curves",
+    "plot_saturation",
 ]
 
 
@@ -59,7 +59,6 @@ def layer_columns(history, prefix: str) -> list[tuple[int, str]]:
 def _figure(ncols: int = 1):
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib only where a plot is drawn
     from matplotlib.figure import Figure
-
     from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(5.5 * ncols, 4.0), dpi=100, layout="constrained")

@@ -15,7 +15,7 @@ import sys
 
 from .callbacks import Callback
 
-__all__ = ["ProgressBar", "EpochLog", "epoch_summary"]
+__all__ = ["EpochLog", "ProgressBar", "epoch_summary"]
 
 _SHOWN = ("cost", "val_cost", "val_accuracy")
 

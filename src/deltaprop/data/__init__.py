@@ -14,9 +14,9 @@ from .spec import Dataset, DataSpec, load_dataset, parse_data_spec, train_test_s
 from .synthetic import sine, spirals, xor
 
 __all__ = [
-    "Dataset",
-    "DataSpec",
     "MNIST_SHA256",
+    "DataSpec",
+    "Dataset",
     "default_cache_dir",
     "download_mnist",
     "fetch",

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["read_csv", "load_csv", "DEFAULT_LABEL"]
+__all__ = ["DEFAULT_LABEL", "load_csv", "read_csv"]
 
 DEFAULT_LABEL = "label"
 """Name of the label column when none is given."""
@@ -45,18 +45,18 @@ def read_csv(path, header: bool | None = None):
         not a finite number (the message gives the line and the column).
     """
     path = os.fspath(path)
+    reader = None
     try:
-        handle = open(path, newline="", encoding="utf-8")
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            # (line number, stripped cells) of every row that is not blank
+            rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
     except OSError as error:
         raise DataError(f"cannot read CSV file {path}: {error.strerror or error}") from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
-        except UnicodeDecodeError:
-            raise DataError(f"CSV file {path} is not UTF-8 text") from None
-        except csv.Error as error:
-            raise DataError(f"CSV file {path}, line {reader.line_num}: {error}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"CSV file {path} is not UTF-8 text") from None
+    except csv.Error as error:
+        raise DataError(f"CSV file {path}, line {reader.line_num}: {error}") from None
     if not rows:
         raise DataError(f"CSV file {path} is empty")
     first = rows[0][1]

@@ -15,7 +15,7 @@ import urllib.request
 
 from ..errors import DataError
 
-__all__ = ["fetch", "sha256_of", "default_cache_dir"]
+__all__ = ["default_cache_dir", "fetch", "sha256_of"]
 
 _CHUNK = 1 << 16
 

@@ -15,7 +15,7 @@ from ..errors import DataError
 from .download import default_cache_dir, fetch, sha256_of
 from .idx import read_idx
 
-__all__ = ["load_mnist", "mnist_split", "download_mnist", "MNIST_FILES", "MNIST_SHA256", "MNIST_MIRROR"]
+__all__ = ["MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "download_mnist", "load_mnist", "mnist_split"]
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

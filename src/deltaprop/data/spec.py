@@ -25,13 +25,13 @@ import numpy as np
 
 from ..errors import DataError
 from ..initializers import as_generator
+from . import synthetic
 from .csvfile import DEFAULT_LABEL, load_csv
 from .digits import load_digits
 from .download import default_cache_dir
 from .mnist import MNIST_MIRROR, download_mnist, mnist_split
-from . import synthetic
 
-__all__ = ["DataSpec", "Dataset", "parse_data_spec", "load_dataset", "train_test_split", "SOURCES"]
+__all__ = ["SOURCES", "DataSpec", "Dataset", "load_dataset", "parse_data_spec", "train_test_split"]
 
 SOURCES = ("digits", "mnist", "csv", "xor", "spirals", "sine")
 SPEC_HELP = "digits, mnist:DIR, csv:PATH[:label], xor, spirals or sine"
@@ -135,13 +135,13 @@ def train_test_split(X, y, test_fraction: float = TEST_FRACTION, seed=SPLIT_SEED
     n = len(X)
     if stratify and y.ndim == 1:
         test = np.concatenate([
-            members[: int(round(test_fraction * len(members)))]
+            members[: round(test_fraction * len(members))]
             for members in (rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y))
         ])
         if len(test) == 0:  # every class too small to give a row: fall back to one random row
             stratify = False
     if not (stratify and y.ndim == 1):
-        test = rng.permutation(n)[: max(1, int(round(test_fraction * n)))]
+        test = rng.permutation(n)[: max(1, round(test_fraction * n))]
     is_test = np.zeros(n, dtype=bool)
     is_test[test] = True
     return X[~is_test], y[~is_test], X[is_test], y[is_test]

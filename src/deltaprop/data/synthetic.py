@@ -11,7 +11,7 @@ import numpy as np
 from ..initializers import as_generator
 from ..validation import check_non_negative, check_positive
 
-__all__ = ["xor", "spirals", "sine"]
+__all__ = ["sine", "spirals", "xor"]
 
 
 def xor(n: int = 400, noise: float = 0.0, seed=0, dtype=np.float32):
