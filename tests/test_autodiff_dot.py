@@ -26,8 +26,8 @@ def toy_circuit():
 
 def parse(text):
     """Node id -> its label text, and the edges, from DOT text as to_dot writes it."""
-    labels = dict(re.findall(r'^\s*(\w+) \[shape=\w+, label="((?:[^"\\]|\\.)*)"', text, flags=re.M))
-    edges = re.findall(r"^\s*(\w+) -> (\w+);", text, flags=re.M)
+    labels = dict(re.findall(r'^\s*(\w+) \[shape=\w+, label="((?:[^"\\]|\\.)*)"', text, flags=re.MULTILINE))
+    edges = re.findall(r"^\s*(\w+) -> (\w+);", text, flags=re.MULTILINE)
     return labels, edges
 
 

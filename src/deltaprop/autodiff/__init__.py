@@ -23,7 +23,8 @@ from .check import check_grads, numerical_grad
 from .dot import to_dot
 from .functional import grad, hessian, hvp, value_and_grad, vjp
 from .network import NetworkGraph, network_cost
-from .tensor import Tensor, cos, exp, log, relu, sigmoid, sin, softmax, tanh
+from .ops import cos, exp, log, relu, sigmoid, sin, softmax, tanh
+from .tensor import Tensor
 
 __all__ = [
     "NetworkGraph",

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DeltapropError, ShapeError
 from .engine import backpropagate, make_seed
-from .tensor import Tensor, _float_array, identity
+from .tensor import Tensor, _float_array, graph_input
 
 __all__ = ["grad", "value_and_grad", "vjp", "hvp", "hessian"]
 
@@ -51,7 +51,7 @@ def _trace(f, args, kwargs, argnums):
     the outer derivative's inputs (``grad(lambda x: x * y)`` with ``y`` an outer Tensor).
     """
     global _depth
-    inputs = [identity(args[i]) if isinstance(args[i], Tensor) else Tensor(args[i]) for i in argnums]
+    inputs = [graph_input(args[i]) if isinstance(args[i], Tensor) else Tensor(args[i]) for i in argnums]
     call_args = list(args)
     for i, x in zip(argnums, inputs):
         call_args[i] = x

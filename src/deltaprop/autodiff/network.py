@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import lookup
 from ..validation import check_same_length
-from .tensor import Tensor, softmax
+from .ops import softmax
+from .tensor import Tensor
 
 __all__ = ["network_cost", "NetworkGraph"]
 

@@ -1,0 +1,386 @@
+"""Every operation of the engine: its output, then its local chain rule, one rule per input.
+
+A rule turns ``g`` -- the gradient of the final result with respect to the operation's output --
+into the gradient with respect to one input (a vector-Jacobian product)::
+
+    multiply:  out = x * y        rules:  g * y,  g * x
+
+Every rule has the signature ``rule(g, ans, *inputs)``, as in HIPS autograd: ``ans`` is the
+operation's output and ``inputs`` are its inputs. In an ordinary backward pass they are NumPy
+arrays. With ``create_graph=True`` they are the Tensors themselves, so the same rule, written with
+operations that accept either (``*``, ``@``, ``.sum``, :func:`cos`, ...), records the gradient as a
+graph of its own, which can be differentiated again. Broadcasting is handled once, in the engine:
+a rule may return a gradient of the broadcast shape, and the engine sums it back to its input's
+shape.
+
+The public functions here (``exp``, ``log``, ..., ``softmax``) accept a Tensor (the operation is
+recorded) or an array (plain NumPy), so one formula serves both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .tensor import Tensor, _lift, _make, _raw, passed
+
+__all__ = ["exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softmax"]
+
+
+# -- arithmetic ------------------------------------------------------------------------------------
+
+_HINTS = {
+    "@": "the last axis of the left operand must equal the second-to-last axis (or only axis) of the right",
+}
+
+
+def _binary(op, compute, x, y, rule_x, rule_y) -> Tensor:
+    x, y = _lift(x, y), _lift(y, x)
+    try:
+        out = compute(x.data, y.data)
+    except ValueError:
+        hint = _HINTS.get(op, "they must broadcast together (equal sizes, or 1, axis by axis from the right)")
+        raise ShapeError(f"{op}: cannot combine shapes {x.shape} and {y.shape}; {hint}") from None
+    return _make(out, (x, y), (rule_x, rule_y), op)
+
+
+def _negated(g, ans, *inputs):
+    return -g
+
+
+def add(x, y):
+    """``x + y``: the gradient passes unchanged to both."""
+    return _binary("+", np.add, x, y, passed, passed)
+
+
+def subtract(x, y):
+    """``x - y``."""
+    return _binary("-", np.subtract, x, y, passed, _negated)
+
+
+def negative(x: Tensor):
+    """``-x``."""
+    return _make(np.negative(x.data), (x,), (_negated,), "neg")
+
+
+def multiply(x, y):
+    """``x * y``: each input's gradient is ``g`` times the other input."""
+    return _binary("*", np.multiply, x, y, _multiply_rule_x, _multiply_rule_y)
+
+
+def _multiply_rule_x(g, ans, x, y):
+    return g * y
+
+
+def _multiply_rule_y(g, ans, x, y):
+    return g * x
+
+
+def divide(x, y):
+    """``x / y``."""
+    return _binary("/", np.divide, x, y, _divide_rule_x, _divide_rule_y)
+
+
+def _divide_rule_x(g, ans, x, y):
+    return g / y
+
+
+def _divide_rule_y(g, ans, x, y):
+    return -g * ans / y  # -x / y^2 = -(x / y) / y, from the output
+
+
+def power(x, y):
+    """``x ** y``, differentiable in both: ``d/dx = y x^(y-1)``, ``d/dy = x^y ln x``.
+
+    NOTE: ``d/dy`` needs ``x > 0`` (``ln x``); it is nan elsewhere, where ``x^y`` is not
+    differentiable in ``y``. A constant exponent (``x ** 2``) never computes it.
+    """
+    return _binary("**", np.power, x, y, _power_rule_x, _power_rule_y)
+
+
+def _power_rule_x(g, ans, x, y):
+    return g * y * x ** (y - 1)
+
+
+def _power_rule_y(g, ans, x, y):
+    return g * ans * log(x)  # x^y ln x, from the output
+
+
+def matmul(x, y):
+    """``x @ y`` with NumPy's rules (1-D operands, stacks of matrices)."""
+    return _binary("@", np.matmul, x, y, _matmul_rule_x, _matmul_rule_y)
+
+
+def _swap_last(v):
+    """Transpose of the last two axes (``v.T`` for a matrix)."""
+    if v.ndim == 2:
+        return v.T
+    return v.transpose(tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2))
+
+
+def _column(v):
+    """``v`` with a trailing axis of length 1: vectors become column matrices."""
+    return v.reshape(v.shape + (1,))
+
+
+def _matmul_rule_x(g, ans, x, y):
+    # z = x @ y  =>  dx = g @ y^T, with NumPy's 1-D promotions undone; the engine sums any
+    # broadcast batch axes back to x's shape.
+    if y.ndim == 1:  # (..., k) @ (k,) -> (...): dx = g (outer) y
+        return _column(g) * y
+    if x.ndim == 1:  # (k,) @ (..., k, m) -> (..., m): dx = y g
+        return (y @ _column(g)).reshape(y.shape[:-1])
+    return g @ _swap_last(y)
+
+
+def _matmul_rule_y(g, ans, x, y):
+    # z = x @ y  =>  dy = x^T @ g
+    if x.ndim == 1 and y.ndim == 1:  # dot product
+        return g * x
+    if x.ndim == 1:  # (k,) @ (..., k, m) -> (..., m): dy = x (outer) g
+        return _column(x) * g.reshape(g.shape[:-1] + (1, g.shape[-1]))
+    if y.ndim == 1:  # (..., n, k) @ (k,) -> (..., n): dy = x^T g
+        return (_swap_last(x) @ _column(g)).reshape(g.shape[:-1] + (x.shape[-1],))
+    return _swap_last(x) @ g
+
+
+# -- elementwise functions: a Tensor records the operation, an array is plain NumPy -----------------
+
+
+def exp(x):
+    """``e^x``, elementwise."""
+    if not isinstance(x, Tensor):
+        return np.exp(x)
+    return _make(np.exp(x.data), (x,), (_exp_rule,), "exp")
+
+
+def _exp_rule(g, ans, x):
+    return g * ans  # (e^x)' = e^x, the output itself
+
+
+def log(x):
+    """Natural logarithm, elementwise. Like NumPy: ``log 0 = -inf``, ``log(x < 0) = nan`` (with NumPy's warning)."""
+    if not isinstance(x, Tensor):
+        return np.log(x)
+    return _make(np.log(x.data), (x,), (_log_rule,), "log")
+
+
+def _log_rule(g, ans, x):
+    return g / x
+
+
+def sin(x):
+    """Sine, elementwise."""
+    if not isinstance(x, Tensor):
+        return np.sin(x)
+    return _make(np.sin(x.data), (x,), (_sin_rule,), "sin")
+
+
+def _sin_rule(g, ans, x):
+    return g * cos(x)
+
+
+def cos(x):
+    """Cosine, elementwise."""
+    if not isinstance(x, Tensor):
+        return np.cos(x)
+    return _make(np.cos(x.data), (x,), (_cos_rule,), "cos")
+
+
+def _cos_rule(g, ans, x):
+    return -g * sin(x)  # NOTE: the minus sign: cos' = -sin
+
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise."""
+    if not isinstance(x, Tensor):
+        return np.tanh(x)
+    return _make(np.tanh(x.data), (x,), (_tanh_rule,), "tanh")
+
+
+def _tanh_rule(g, ans, x):
+    return g * (1 - ans * ans)  # tanh' = 1 - tanh^2, from the output
+
+
+def _np_sigmoid(x):
+    # As deltaprop.activations computes it. e^(-x) overflows to inf for very negative x, and
+    # 1 / inf = 0 is the right limit.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid(x):
+    """``1 / (1 + e^(-x))``, elementwise."""
+    if not isinstance(x, Tensor):
+        return _np_sigmoid(x)
+    return _make(_np_sigmoid(x.data), (x,), (_sigmoid_rule,), "sigmoid")
+
+
+def _sigmoid_rule(g, ans, x):
+    return g * ans * (1 - ans)  # sigma' = sigma (1 - sigma), from the output
+
+
+def relu(x):
+    """``max(x, 0)``, elementwise; its derivative at 0 is taken as 0, as in :mod:`deltaprop.activations`."""
+    if not isinstance(x, Tensor):
+        return np.maximum(x, 0.0)
+    return _make(np.maximum(x.data, 0.0), (x,), (_relu_rule,), "relu")
+
+
+def _relu_rule(g, ans, x):
+    return g * (_raw(x) > 0)  # a constant 0/1 mask, also when differentiating twice
+
+
+def leaky_relu(x: Tensor, slope=0.01):
+    """``x`` where ``x > 0``, ``slope * x`` elsewhere (``0 < slope < 1``)."""
+    slope = np.asarray(slope, x.dtype)
+
+    def leaky_relu_rule(g, ans, x):
+        return g * np.where(_raw(x) > 0, np.ones((), slope.dtype), slope)
+
+    return _make(np.maximum(x.data, x.data * slope), (x,), (leaky_relu_rule,), "leaky_relu")
+
+
+def clip(x: Tensor, low, high):
+    """``x`` limited to ``[low, high]``; the gradient passes where ``low <= x <= high``."""
+
+    def clip_rule(g, ans, x):
+        return g * ((_raw(x) >= low) & (_raw(x) <= high))
+
+    return _make(np.clip(x.data, low, high), (x,), (clip_rule,), "clip")
+
+
+def softmax(x, axis=-1):
+    """``e^(x_j) / sum_k e^(x_k)`` along ``axis``, composed from ``exp``, ``sum`` and ``/``.
+
+    The maximum along ``axis`` is subtracted first, as a constant: softmax does not change when
+    the same number is subtracted from every input, so the gradient stays exact, and ``exp``
+    cannot overflow.
+    """
+    shift = np.max(_raw(x), axis=axis, keepdims=True)
+    e = exp(x - shift)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# -- reductions ------------------------------------------------------------------------------------
+
+
+def _axes(axis, shape, op):
+    """``axis`` as a tuple of non-negative ints (or None for every axis)."""
+    if axis is None:
+        return None
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    ndim = len(shape)
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ShapeError(
+                f"{op}: axis={axis!r} does not fit a Tensor of shape {shape}; use ints in [{-ndim}, {ndim}) or None"
+            )
+    return tuple(int(a) % ndim for a in items)
+
+
+def _expand(g, shape, axes, keepdims):
+    """Copy ``g``, the gradient of a reduction over ``axes``, back along those axes to ``shape``."""
+    if not keepdims:
+        kept = tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape))
+        g = g.reshape(kept)
+    return broadcast_to(g, shape)
+
+
+def reduce_sum(x: Tensor, axis=None, keepdims=False):
+    """Sum over ``axis``; the gradient is ``g`` copied back along it."""
+    axes, shape = _axes(axis, x.shape, "sum"), x.shape
+
+    def sum_rule(g, ans, x):
+        return _expand(g, shape, axes, keepdims)
+
+    return _make(np.sum(x.data, axis=axes, keepdims=keepdims), (x,), (sum_rule,), "sum")
+
+
+def reduce_mean(x: Tensor, axis=None, keepdims=False):
+    """Mean over ``axis``; the gradient is ``g / count`` copied back along it."""
+    axes, shape = _axes(axis, x.shape, "mean"), x.shape
+    count = x.size if axes is None else int(np.prod([shape[a] for a in axes]))
+
+    def mean_rule(g, ans, x):
+        return _expand(g * (1.0 / count), shape, axes, keepdims)
+
+    return _make(np.mean(x.data, axis=axes, keepdims=keepdims), (x,), (mean_rule,), "mean")
+
+
+# -- shapes and indexing ---------------------------------------------------------------------------
+
+
+def reshape(x: Tensor, shape):
+    """The same values in another shape (``-1`` infers one size)."""
+    try:
+        out = x.data.reshape(shape)
+    except (ValueError, TypeError):
+        raise ShapeError(f"reshape: cannot give a Tensor of shape {x.shape} ({x.size} values) the shape {tuple(shape)}") from None
+
+    def reshape_rule(g, ans, x):
+        return g.reshape(x.shape)
+
+    return _make(out, (x,), (reshape_rule,), "reshape")
+
+
+def transpose(x: Tensor, axes):
+    """Permute the axes (reverse them when ``axes`` is empty)."""
+    axes = tuple(range(x.ndim))[::-1] if not axes else tuple(axes)
+    try:
+        out = x.data.transpose(axes)
+    except (ValueError, TypeError):
+        raise ShapeError(f"transpose: axes={axes} is not a permutation of the {x.ndim} axes of a Tensor of shape {x.shape}") from None
+    inverse = tuple(int(i) for i in np.argsort(axes))
+
+    def transpose_rule(g, ans, x):
+        return g.transpose(inverse)
+
+    return _make(out, (x,), (transpose_rule,), "transpose")
+
+
+def broadcast_to(x, shape):
+    """``x`` repeated to ``shape`` (NumPy broadcasting); for a Tensor, the engine sums ``g`` back."""
+    if not isinstance(x, Tensor):
+        return np.broadcast_to(x, shape)
+    try:
+        out = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: cannot broadcast a Tensor of shape {x.shape} to {tuple(shape)}") from None
+    return _make(out, (x,), (passed,), "broadcast_to")
+
+
+def _plain_index(index) -> bool:
+    """True for ints, slices, None and Ellipsis: each entry is selected at most once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, slice) or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+        for i in items
+    )
+
+
+def take(x: Tensor, index):
+    """``x[index]`` for ints, slices, integer or boolean arrays; the gradient scatters ``g`` back."""
+    index = tuple(_raw(i) for i in index) if isinstance(index, tuple) else _raw(index)
+    try:
+        out = x.data[index]
+    except IndexError as error:
+        raise ShapeError(f"indexing: {error} (a Tensor of shape {x.shape})") from None
+    shape = x.shape
+
+    def take_rule(g, ans, x):
+        return _scatter(g, index, shape)
+
+    return _make(out, (x,), (take_rule,), "index")
+
+
+def _scatter(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index``: the transpose of indexing."""
+    if isinstance(g, Tensor):
+        return _make(_scatter(g.data, index, shape), (g,), (lambda g2, ans, t: g2[index],), "scatter")
+    out = np.zeros(shape, dtype=g.dtype)
+    if _plain_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)  # NOTE: a repeated integer index must add up; out[index] += g would not
+    return out
