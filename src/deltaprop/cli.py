@@ -13,6 +13,7 @@ never leaves a half-written file or destroys an earlier one.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -213,10 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_graph(sub) -> None:
-    """``deltaprop graph``, when the autodiff engine (issue 3) provides ``to_dot``."""
-    try:
-        from .autodiff import to_dot  # noqa: F401
-    except ImportError:
+    """``deltaprop graph``, when the autodiff engine (issue 3) is installed (imported only when run)."""
+    if importlib.util.find_spec("deltaprop.autodiff") is None:
         return
     graph = sub.add_parser("graph", help="draw the autodiff graph of 002's toy circuit as DOT",
                            description="Build 002's toy circuit d = 2b, e = a + d, L = c e, run reverse mode and "
