@@ -57,7 +57,7 @@ def digits_book_format():
 def test_chapter_one_session_reaches_91_percent_in_10_epochs(capsys, numpy_seed):
     # The book's interactive session, unchanged except 10 epochs instead of 30.
     # Oracle: the printed test accuracy on 2,000 held-out MNIST digits (>= 91%, i.e. >= 1820).
-    training_data, validation_data, test_data = load_data_wrapper()
+    training_data, validation_data, test_data = load_data_wrapper()  # noqa: RUF059 (the book's line)
     net = network.Network([784, 30, 10])
     net.SGD(training_data, 10, 10, 3.0, test_data=test_data)
 

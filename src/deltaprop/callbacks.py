@@ -33,13 +33,13 @@ from .errors import DeltapropError
 from .validation import check_non_negative
 
 __all__ = [
+    "CSVLogger",
     "Callback",
     "CallbackList",
-    "History",
     "EarlyStopping",
-    "ModelCheckpoint",
-    "CSVLogger",
+    "History",
     "LearningRateScheduler",
+    "ModelCheckpoint",
 ]
 
 
@@ -272,7 +272,8 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         has_rows = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
-        self._file = open(self.path, "a" if self.append else "w", newline="", encoding="utf-8")
+        # Open for the whole run (closed in on_train_end), not per row: a context manager cannot span hooks.
+        self._file = open(self.path, "a" if self.append else "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._keys, self._header_done = None, has_rows
 
     def on_epoch_end(self, epoch, logs=None):
@@ -324,7 +325,9 @@ class LearningRateScheduler(Callback):
         optimizer = self._optimizer()
         eta = self.fn(epoch, optimizer.eta)
         if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
-            raise DeltapropError(f"the schedule returned eta={eta!r} at epoch {epoch}; it must return a positive number")
+            raise DeltapropError(
+                f"the schedule returned eta={eta!r} at epoch {epoch}; it must return a positive number"
+            )
         optimizer.eta = float(eta)
         self.etas.append(float(eta))
 

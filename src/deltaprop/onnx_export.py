@@ -34,7 +34,7 @@ from .network import Network
 from .state_dict import state_dict, torch_indices
 from .validation import as_dtype
 
-__all__ = ["to_onnx", "ONNX_OPERATORS", "OPSET"]
+__all__ = ["ONNX_OPERATORS", "OPSET", "to_onnx"]
 
 OPSET = 13
 """The ONNX opset the graphs use: ``Softmax`` works on one axis since opset 13."""
@@ -59,7 +59,9 @@ def _operator(activation, index: int):
             f"exportable activations: {exportable}"
         )
     if activation.name == "leaky_relu" and getattr(activation, "slope", 0.01) != 0.01:
-        raise DeltapropError(f"layer {index}: leaky_relu with slope {activation.slope} is exported only with slope 0.01")
+        raise DeltapropError(
+            f"layer {index}: leaky_relu with slope {activation.slope} is exported only with slope 0.01"
+        )
     return op
 
 
@@ -111,7 +113,8 @@ def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, gra
         if op is not None:
             op_type, attributes = op
             a = "output" if i == last else f"a{i}"
-            nodes.append(helper.make_node(op_type, [z], [a], name=f"{layer.activation.name}{i}", **attributes))  # a = g(z)
+            name = f"{layer.activation.name}{i}"
+            nodes.append(helper.make_node(op_type, [z], [a], name=name, **attributes))  # a = g(z)
     graph = helper.make_graph(
         nodes, graph_name,
         inputs=[helper.make_tensor_value_info("input", element, ["batch", net.sizes[0]])],

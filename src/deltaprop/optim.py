@@ -33,7 +33,7 @@ import numpy as np
 from .errors import DeltapropError, ShapeError, lookup
 from .validation import check_non_negative, check_positive
 
-__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer", "optimizer_from_state"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer", "optimizer_from_state"]
 
 
 def _check_fraction(value, name: str) -> float:
@@ -79,7 +79,9 @@ class Optimizer:
             return buffers
         for slot in self._slots:
             if slot not in buffers:
-                buffers[slot] = ([np.zeros_like(layer.W) for layer in layers], [np.zeros_like(layer.b) for layer in layers])
+                ws = [np.zeros_like(layer.W) for layer in layers]
+                bs = [np.zeros_like(layer.b) for layer in layers]
+                buffers[slot] = (ws, bs)
             else:
                 self._check_buffers(slot, buffers[slot], layers)
                 ws, bs = buffers[slot]
@@ -92,8 +94,8 @@ class Optimizer:
 
     @staticmethod
     def _check_buffers(slot, buffers, layers):
-        for kind, arrays, params in (("w", buffers[0], [layer.W for layer in layers]), ("b", buffers[1], [layer.b for layer in layers])):
-            shapes, expected = [a.shape for a in arrays], [p.shape for p in params]
+        for kind, arrays, name in (("w", buffers[0], "W"), ("b", buffers[1], "b")):
+            shapes, expected = [a.shape for a in arrays], [getattr(layer, name).shape for layer in layers]
             if shapes != expected:
                 raise ShapeError(
                     f"optimizer state {slot}_{kind} has shapes {shapes} but the network's parameters have {expected}; "

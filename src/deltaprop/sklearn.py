@@ -16,7 +16,8 @@ learns is what backpropagation computes.
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
 >>> X, y = load_iris(return_X_y=True)
->>> model = make_pipeline(StandardScaler(), DeltapropClassifier(hidden_layer_sizes=(10,), eta=0.01, epochs=50, random_state=0))
+>>> classifier = DeltapropClassifier(hidden_layer_sizes=(10,), eta=0.01, epochs=50, random_state=0)
+>>> model = make_pipeline(StandardScaler(), classifier)
 >>> model.fit(X, y).score(X, y) > 0.9
 True
 """
@@ -142,7 +143,9 @@ class _DeltapropEstimator(BaseEstimator):
         if not isinstance(sizes, (tuple, list)) or not all(
             isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in sizes
         ):
-            raise DeltapropError(f"hidden_layer_sizes={self.hidden_layer_sizes!r} must be a tuple of positive integers, e.g. (100,)")
+            raise DeltapropError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} must be a tuple of positive integers, e.g. (100,)"
+            )
         get_activation(self.activation)
         if self.output_activation != "auto":
             lookup(ACTIVATIONS, self.output_activation, "activation", "output_activation")
@@ -185,7 +188,9 @@ class _DeltapropEstimator(BaseEstimator):
         sizes = self._check_params()
         seed_weights, seed_training = check_random_state(self.random_state).randint(_SEED_RANGE, size=2)
         cost = self._default_cost if self.cost == "auto" else self.cost
-        output = self._output_activation(get_cost(cost).name) if self.output_activation == "auto" else self.output_activation
+        output = self.output_activation
+        if output == "auto":
+            output = self._output_activation(get_cost(cost).name)
         self.network_ = Network([n_features, *sizes, n_outputs], activation=self.activation, output_activation=output,
                                 cost=cost, init=self.init, seed=int(seed_weights), dtype=self.dtype)
         self.optimizer_ = self._make_optimizer()
@@ -253,9 +258,12 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
         indices = np.searchsorted(self.classes_, y)
         unknown = (indices >= len(self.classes_)) | (self.classes_[np.minimum(indices, len(self.classes_) - 1)] != y)
         if np.any(unknown):
-            raise DeltapropError(f"y holds labels {np.unique(y[unknown])[:5].tolist()} not in classes_ {self.classes_.tolist()}")
+            labels = np.unique(y[unknown])[:5].tolist()
+            raise DeltapropError(f"y holds labels {labels} not in classes_ {self.classes_.tolist()}")
         if len(self.classes_) < 2:
-            raise DeltapropError(f"{type(self).__name__} needs at least 2 classes to learn; y holds 1 class ({self.classes_[0]!r})")
+            raise DeltapropError(
+                f"{type(self).__name__} needs at least 2 classes to learn; y holds 1 class ({self.classes_[0]!r})"
+            )
         return indices
 
     def fit(self, X, y):
@@ -277,7 +285,9 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
             self._start(X.shape[1], len(self.classes_))
         else:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-                raise DeltapropError(f"classes={list(classes)!r} differs from the first call's {self.classes_.tolist()}")
+                raise DeltapropError(
+                    f"classes={list(classes)!r} differs from the first call's {self.classes_.tolist()}"
+                )
             labels = self._labels(y)
         return self._train(X, labels, 1)
 
@@ -324,13 +334,16 @@ class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
     def partial_fit(self, X, y):
         """Train one epoch on ``X``, ``y`` (a new network on the first call)."""
         first = not hasattr(self, "network_")
-        X, y = _validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True, y_numeric=True)
+        X, y = _validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
+                              y_numeric=True)
         targets = self._targets(y)
         if first:
             self.n_outputs_, self._single_output = targets.shape[1], y.ndim == 1
             self._start(X.shape[1], self.n_outputs_)
         elif targets.shape[1] != self.n_outputs_:
-            raise DeltapropError(f"y has {targets.shape[1]} targets but the first call to partial_fit had {self.n_outputs_}")
+            raise DeltapropError(
+                f"y has {targets.shape[1]} targets but the first call to partial_fit had {self.n_outputs_}"
+            )
         return self._train(X, targets, 1)
 
     def predict(self, X):

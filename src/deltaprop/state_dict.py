@@ -47,15 +47,15 @@ from .validation import all_finite, as_dtype
 
 __all__ = [
     "TORCH_MODULES",
-    "torch_indices",
-    "state_dict",
-    "load_state_dict",
     "from_state_dict",
-    "save_file",
-    "read_file",
-    "load_file",
-    "to_torch",
     "from_torch",
+    "load_file",
+    "load_state_dict",
+    "read_file",
+    "save_file",
+    "state_dict",
+    "to_torch",
+    "torch_indices",
 ]
 
 TORCH_MODULES = {
@@ -164,7 +164,9 @@ def _per_layer(activation, output_activation, n_layers: int) -> list[str]:
         if output_activation is not None:
             raise DeltapropError("give output_activation only with a single activation name, not with a list")
         if len(activation) != n_layers:
-            raise DeltapropError(f"activation lists {len(activation)} activations but the state dict holds {n_layers} layers")
+            raise DeltapropError(
+                f"activation lists {len(activation)} activations but the state dict holds {n_layers} layers"
+            )
         return _activation_names(activation)
     last = activation if output_activation is None else output_activation
     return _activation_names([activation] * (n_layers - 1) + [last])
@@ -209,7 +211,9 @@ def from_state_dict(state: dict, activation="sigmoid", output_activation=None, c
         raise DeltapropError(f"state must be a dict of name -> array (a state dict), got {type(state).__name__}")
     indices = sorted({int(m.group(1)) for m in map(_KEY.match, map(str, state)) if m})
     if not indices:
-        raise DeltapropError(f"state dict has no '<k>.weight' / '<k>.bias' entries of an nn.Sequential; keys: {sorted(map(str, state))}")
+        raise DeltapropError(
+            f"state dict has no '<k>.weight' / '<k>.bias' entries of an nn.Sequential; keys: {sorted(map(str, state))}"
+        )
     activations = _per_layer(activation, output_activation, len(indices))
     shapes = _chained_shapes(state, indices)
     hint = ""
@@ -256,15 +260,15 @@ def save_file(net: Network, path, metadata: dict | None = None) -> None:
 
 def read_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Return ``(state, metadata)`` from a safetensors file (NumPy arrays, string metadata)."""
-    from safetensors import safe_open  # optional dependency (the safetensors extra)
+    from safetensors import SafetensorError, safe_open  # optional dependency (the safetensors extra)
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"safetensors file {path} does not exist")
     try:
         with safe_open(path, framework="numpy") as f:
-            return {key: f.get_tensor(key) for key in f.keys()}, dict(f.metadata() or {})
-    except Exception as error:  # safetensors raises its own SafetensorError and OS errors
+            return {key: f.get_tensor(key) for key in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError, ValueError) as error:
         raise ModelFileError(f"safetensors file {path} could not be read: {error}") from None
 
 
@@ -285,9 +289,9 @@ def load_file(path, activation=None, output_activation=None, cost=None, dtype=No
         try:
             activation = json.loads(recorded)
         except ValueError:
-            raise ModelFileError(f"{os.fspath(path)}: metadata 'deltaprop.activations' is not JSON: {recorded!r}") from None
+            raise ModelFileError(f"{path}: metadata 'deltaprop.activations' is not JSON: {recorded!r}") from None
         if not isinstance(activation, list):
-            raise ModelFileError(f"{os.fspath(path)}: metadata 'deltaprop.activations' must be a list, got {recorded!r}")
+            raise ModelFileError(f"{path}: metadata 'deltaprop.activations' must be a list, got {recorded!r}")
     if cost is None:
         cost = metadata.get("deltaprop.cost", "quadratic")
     return from_state_dict(state, activation=activation, output_activation=output_activation, cost=cost, dtype=dtype)
@@ -323,9 +327,13 @@ def from_torch(model, cost="quadratic", dtype=None) -> Network:
             activations.append("identity")
         elif kind in names and previous == "Linear":
             if kind == "LeakyReLU" and module.negative_slope != 0.01:
-                raise DeltapropError(f"module {index} is LeakyReLU(negative_slope={module.negative_slope}); deltaprop's slope is 0.01")
+                raise DeltapropError(
+                    f"module {index} is LeakyReLU(negative_slope={module.negative_slope}); deltaprop's slope is 0.01"
+                )
             if kind == "Softmax" and module.dim not in (1, -1):
-                raise DeltapropError(f"module {index} is Softmax(dim={module.dim}); deltaprop normalises each row (dim=1)")
+                raise DeltapropError(
+                    f"module {index} is Softmax(dim={module.dim}); deltaprop normalises each row (dim=1)"
+                )
             activations[-1] = names[kind]
         else:
             raise DeltapropError(

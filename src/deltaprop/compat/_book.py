@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import DataError, DeltapropError, ShapeError
 from ..network import Network
 
-__all__ = ["as_arrays", "BookNetwork", "vectorized_result"]
+__all__ = ["BookNetwork", "as_arrays", "vectorized_result"]
 
 
 def _expected(name, n_in, n_out) -> str:
@@ -125,7 +125,9 @@ class BookNetwork:
     def _per_layer(self, values, name):
         values = list(values)
         if len(values) != len(self.net.layers):
-            raise ShapeError(f"{name} must hold {len(self.net.layers)} arrays, one per layer after the input, got {len(values)}")
+            raise ShapeError(
+                f"{name} must hold {len(self.net.layers)} arrays, one per layer after the input, got {len(values)}"
+            )
         return values
 
     # -- the network as a function -------------------------------------------------------------------

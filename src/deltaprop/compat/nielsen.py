@@ -57,9 +57,9 @@ class Network(BookNetwork):
         for j in range(epochs):
             self._train_epoch(X, Y, mini_batch_size, eta)
             if test is not None:
-                print("Epoch {0}: {1} / {2}".format(j, self._correct(*test), len(test[0])))
+                print(f"Epoch {j}: {self._correct(*test)} / {len(test[0])}")
             else:
-                print("Epoch {0} complete".format(j))
+                print(f"Epoch {j} complete")
 
     def evaluate(self, test_data) -> int:
         """Return how many of ``test_data``'s inputs the network classifies right (argmax of the output)."""

@@ -28,7 +28,7 @@ from ..initializers import initialize
 from ._book import BookNetwork, vectorized_result
 from .nielsen import sigmoid, sigmoid_prime
 
-__all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "vectorized_result", "sigmoid", "sigmoid_prime"]
+__all__ = ["CrossEntropyCost", "Network", "QuadraticCost", "load", "sigmoid", "sigmoid_prime", "vectorized_result"]
 
 
 class QuadraticCost:
@@ -113,19 +113,19 @@ class Network(BookNetwork):
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = [], [], [], []
         for j in range(epochs):
             self._train_epoch(X, Y, mini_batch_size, eta, lmbda)
-            print("Epoch %s training complete" % j)
+            print(f"Epoch {j} training complete")
             if monitor_training_cost:
                 training_cost.append(self._total_cost(X, Y, lmbda))
-                print("Cost on training data: {}".format(training_cost[-1]))
+                print(f"Cost on training data: {training_cost[-1]}")
             if monitor_training_accuracy:
                 training_accuracy.append(self._correct(X, Y))
-                print("Accuracy on training data: {} / {}".format(training_accuracy[-1], len(X)))
+                print(f"Accuracy on training data: {training_accuracy[-1]} / {len(X)}")
             if monitor_evaluation_cost:
                 evaluation_cost.append(self._total_cost(*self._required(evaluation), lmbda))
-                print("Cost on evaluation data: {}".format(evaluation_cost[-1]))
+                print(f"Cost on evaluation data: {evaluation_cost[-1]}")
             if monitor_evaluation_accuracy:
                 evaluation_accuracy.append(self._correct(*self._required(evaluation)))
-                print("Accuracy on evaluation data: {} / {}".format(evaluation_accuracy[-1], len(evaluation[0])))
+                print(f"Accuracy on evaluation data: {evaluation_accuracy[-1]} / {len(evaluation[0])}")
             print()
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
