@@ -21,6 +21,7 @@ from .errors import (
 )
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import INITIALIZERS
+from .io import load, save
 from .layers import Dense
 from .network import Network
 from .optim import SGD, Optimizer
@@ -52,4 +53,6 @@ __all__ = [
     "get_activation",
     "get_cost",
     "gradcheck",
+    "load",
+    "save",
 ]
