@@ -276,3 +276,14 @@ def test_grad_needs_a_scalar_function_and_valid_argnums():
 def test_tensor_rejects_non_numbers():
     with pytest.raises(DeltapropError, match="real numbers"):
         Tensor("abc")
+
+
+def test_relu_and_leaky_relu_derivatives_at_zero_follow_the_core():
+    # Oracle: deltaprop.activations' derivatives, which take relu'(0) = 0 and leaky_relu'(0) = slope.
+    from deltaprop import ACTIVATIONS
+
+    z = np.array([-1.0, 0.0, 2.0])
+    for name, method in [("relu", Tensor.relu), ("leaky_relu", Tensor.leaky_relu)]:
+        x = Tensor(z)
+        method(x).sum().backward()
+        np.testing.assert_array_equal(x.grad, ACTIVATIONS[name].prime(z, None))

@@ -137,3 +137,15 @@ def test_an_activation_the_engine_does_not_know_is_named():
     net = Network([deltaprop.Dense(2, 2, Cube())], dtype="float64", seed=0)
     with pytest.raises(UnknownNameError, match="cube"):
         network_cost(net, np.ones((1, 2)), np.zeros((1, 2)))
+
+
+def test_saturated_outputs_are_clipped_as_the_costs_are():
+    # Oracle: Network.cost, whose cross-entropy and log-likelihood clip a to [eps, 1 - eps]: a
+    # sigmoid output that rounds to exactly 1 with target 0 costs -ln(eps) ~ 36, not infinity.
+    for cost in ("cross_entropy", "log_likelihood"):
+        net = Network([deltaprop.Dense(1, 2, "sigmoid", W=[[100.0], [-100.0]], b=[0.0, 0.0])], cost=cost, dtype="float64")
+        X, Y = np.array([[1.0]]), np.array([[0.0, 1.0]])
+        assert net.feedforward(X)[0, 0] == 1.0 and net.feedforward(X)[0, 1] < 1e-40  # saturated both ways
+        graph = network_cost(net, X, Y)
+        assert np.isfinite(graph.cost.item())
+        assert abs(graph.cost.item() - net.cost(X, Y)) < TOLERANCE
