@@ -111,3 +111,20 @@ def test_repr_names_layers_and_cost():
 def test_public_api_is_exported():
     for name in deltaprop.__all__:
         assert hasattr(deltaprop, name), name
+
+
+def test_in_place_updates_keep_the_same_weight_array():
+    # `layer.W -= step` must update the array in place, not copy it through the checking setter.
+    layer = Network([3, 2], seed=0).layers[0]
+    W = layer.W
+    layer.W -= 1.0
+    assert layer.W is W
+
+
+def test_state_dict_methods_round_trip():
+    # Oracle: the network rebuilt from its own state dict computes the same outputs.
+    net = Network([4, 5, 3], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0)
+    twin = Network.from_state_dict(net.state_dict(), activation="tanh", output_activation="softmax", cost="log_likelihood")
+    X = np.random.default_rng(0).standard_normal((3, 4))
+    np.testing.assert_array_equal(twin.feedforward(X), net.feedforward(X))
+    assert sorted(net.state_dict()) == ["0.bias", "0.weight", "2.bias", "2.weight"]

@@ -8,7 +8,7 @@
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
-from .callbacks import Callback, History
+from .callbacks import CSVLogger, Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint
 from .costs import COSTS, Cost, get_cost
 from .errors import (
     DataError,
@@ -24,7 +24,7 @@ from .initializers import INITIALIZERS
 from .io import load, save
 from .layers import Dense
 from .network import Network
-from .optim import SGD, Optimizer
+from .optim import SGD, Adam, Optimizer
 from .propagation import Gradient
 
 __version__ = "0.1.0"
@@ -34,15 +34,20 @@ __all__ = [
     "COSTS",
     "INITIALIZERS",
     "Activation",
+    "Adam",
+    "CSVLogger",
     "Callback",
     "Cost",
     "DataError",
     "Dense",
+    "EarlyStopping",
     "DeltapropError",
     "DivergenceError",
     "Gradient",
     "GradcheckResult",
     "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
     "ModelFileError",
     "Network",
     "NonFiniteError",

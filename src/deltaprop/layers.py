@@ -58,7 +58,9 @@ class Dense:
 
     @W.setter
     def W(self, value):
-        self._W = self._checked(value, (self.n_out, self.n_in), "W")
+        # NOTE: `layer.W -= step` assigns the same, already updated array back: keep it, no copy.
+        if value is not self._W:
+            self._W = self._checked(value, (self.n_out, self.n_in), "W")
 
     @property
     def b(self) -> np.ndarray:
@@ -67,7 +69,8 @@ class Dense:
 
     @b.setter
     def b(self, value):
-        self._b = self._checked(value, (self.n_out,), "b")
+        if value is not self._b:
+            self._b = self._checked(value, (self.n_out,), "b")
 
     def astype(self, dtype):
         """Return a copy of this layer whose parameters have ``dtype``."""

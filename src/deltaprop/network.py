@@ -78,6 +78,7 @@ class Network:
             layer._W = layer.W.astype(self.dtype, copy=False)
             layer._b = layer.b.astype(self.dtype, copy=False)
         self._workspaces: dict[int, Workspace] = {}
+        self.stop_training = False  # set by a callback to end fit() after the current epoch
 
     @staticmethod
     def _build(layers, activation, output_activation):
@@ -281,3 +282,30 @@ class Network:
         from .io import save  # the saved-model layer sits above the core; imported on use
 
         save(self, path, **options)
+
+    # -- other libraries' formats (see deltaprop.state_dict and deltaprop.onnx_export) ------------
+
+    def state_dict(self) -> dict:
+        """Weights under ``torch.nn.Sequential``'s names (``'0.weight'``, ``'0.bias'``, ``'2.weight'``, ...)."""
+        from .state_dict import state_dict
+
+        return state_dict(self)
+
+    def load_state_dict(self, state) -> None:
+        """Copy weights from a state dict with ``torch.nn.Sequential``'s names; mismatches are listed."""
+        from .state_dict import load_state_dict
+
+        load_state_dict(self, state)
+
+    @classmethod
+    def from_state_dict(cls, state, activation="sigmoid", output_activation=None, cost="quadratic", dtype=None):
+        """Build a network from a ``torch.nn.Sequential``-style state dict."""
+        from .state_dict import from_state_dict
+
+        return from_state_dict(state, activation=activation, output_activation=output_activation, cost=cost, dtype=dtype)
+
+    def to_onnx(self, path=None, **options):
+        """Export to ONNX (``Gemm`` plus activation operators); needs the ``onnx`` extra."""
+        from .onnx_export import to_onnx
+
+        return to_onnx(self, path, **options)
