@@ -287,3 +287,13 @@ def test_relu_and_leaky_relu_derivatives_at_zero_follow_the_core():
         x = Tensor(z)
         method(x).sum().backward()
         np.testing.assert_array_equal(x.grad, ACTIVATIONS[name].prime(z, None))
+
+
+@pytest.mark.parametrize("module", ["", ".tensor", ".ops", ".engine", ".functional", ".check", ".dot", ".network"])
+def test_docstring_examples_run(module):
+    # Oracle: the outputs written in the docstrings, worked by hand (002's toy, closed forms).
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("deltaprop.autodiff" + module))
+    assert result.failed == 0

@@ -1,6 +1,6 @@
 """Derivatives of Python functions, with the names users know from JAX and HIPS autograd.
 
-``f`` is any function of Tensors built from the operations of :mod:`deltaprop.autodiff.tensor`.
+``f`` is any function of Tensors built from the operations of :mod:`deltaprop.autodiff.ops`.
 Called with arrays or numbers, these functions return arrays. Called with Tensors -- from inside
 another derivative -- they return Tensors whose graphs stay connected, so derivatives compose:
 :func:`hvp` is literally ``grad`` of ``grad(f)(x) . v``, and :func:`hessian` applies ``vjp`` to

@@ -40,11 +40,14 @@ class Tensor:
     ----------
     data : numpy.ndarray
         The value (0-d for a scalar).
-    grad : numpy.ndarray or None
+    grad : numpy.ndarray, Tensor or None
         After :meth:`backward`, the gradient of the differentiated result with respect to this
-        value, the same shape as ``data``. Gradients **accumulate**: a second ``backward()``
-        adds to ``grad`` (as in PyTorch and micrograd); reset with :meth:`zero_grad` or
-        ``t.grad = None``.
+        value, the same shape as ``data`` (a Tensor after ``backward(create_graph=True)``); every
+        value of the graph gets one, as in micrograd.
+        Gradients **accumulate**: a second ``backward()`` adds to ``grad`` (as in PyTorch and
+        micrograd); reset with :meth:`zero_grad` or ``t.grad = None``. An input's (a leaf's)
+        ``grad`` is its own array; the ``grad`` of a computed value may share memory with
+        another's, so copy it before modifying it in place.
 
     Notes
     -----
