@@ -49,12 +49,27 @@ class Cost:
         """Return the batch cost ``C = mean_x C_x``."""
         return float(np.mean(self.per_example(a, y)))
 
+    def total(self, a, y, scratch=None) -> float:
+        """Return ``sum_x C_x`` over the batch; ``scratch`` (shaped like ``a``) may be overwritten.
+
+        The training loop reports each batch's cost through this; subclasses override it with a
+        form that reuses ``scratch`` and makes as few passes over the batch as possible.
+        """
+        return float(np.sum(self.per_example(a, y)))
+
     def grad_a(self, a, y, out=None):
         """Return ``grad_a C_x`` for each row, shape ``(m, n_L)``."""
         raise NotImplementedError
 
     def __repr__(self):
         return f"<cost {self.name}>"
+
+
+def _sum_of_squares(d) -> float:
+    # One BLAS dot over the memory of d, in whatever order it is stored (ravel("K") makes no
+    # copy of a C- or F-contiguous array): the cheapest sum of squares NumPy offers.
+    flat = d.ravel("K")
+    return float(np.dot(flat, flat))
 
 
 class Quadratic(Cost):
@@ -64,6 +79,9 @@ class Quadratic(Cost):
     def per_example(self, a, y):
         d = a - y
         return 0.5 * np.einsum("ij,ij->i", d, d)  # 1/2 ||a - y||^2
+
+    def total(self, a, y, scratch=None):
+        return 0.5 * _sum_of_squares(np.subtract(a, y, out=scratch))
 
     def grad_a(self, a, y, out=None):
         return np.subtract(a, y, out=out)
@@ -76,6 +94,9 @@ class SquaredError(Cost):
     def per_example(self, a, y):
         d = a - y
         return np.einsum("ij,ij->i", d, d)  # sum_j (a_j - y_j)^2
+
+    def total(self, a, y, scratch=None):
+        return _sum_of_squares(np.subtract(a, y, out=scratch))
 
     def grad_a(self, a, y, out=None):
         out = np.subtract(a, y, out=out)
@@ -114,6 +135,11 @@ class LogLikelihood(Cost):
 
     def per_example(self, a, y):
         return -np.sum(y * np.log(_clip_probability(a)), axis=1)
+
+    def total(self, a, y, scratch=None):
+        eps = np.finfo(a.dtype).eps
+        log_a = np.log(np.clip(a, eps, 1.0 - eps, out=scratch), out=scratch)  # as _clip_probability
+        return -float(np.einsum("ij,ij->", y, log_a))  # -sum_x sum_j y_j ln a_j
 
     def grad_a(self, a, y, out=None):
         out = np.divide(y, _clip_probability(a), out=out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import propagation
-from .callbacks import CallbackList, History
+from .callbacks import Callback, CallbackList, History
 from .errors import DeltapropError
 from .initializers import as_generator
 from .optim import SGD, Optimizer
@@ -31,9 +31,17 @@ def _gather(source, index, buffer):
     if isinstance(index, slice) and source.dtype == buffer.dtype:
         return source[index]
     if source.dtype == buffer.dtype and not isinstance(source, np.memmap):
-        return np.take(source, index, axis=0, out=buffer)
+        # NOTE: mode="clip" lets take write straight into buffer; the default mode="raise" first
+        # gathers into a temporary (3x slower for a batch of 10). The indices come from a
+        # permutation of range(n), so nothing is ever clipped.
+        return source.take(index, axis=0, out=buffer, mode="clip")
     buffer[...] = source[index]  # converts dtype, or reads only these rows of a memmap
     return buffer
+
+
+def _overrides_on_batch_end(callbacks) -> bool:
+    """True if some callback defines ``on_batch_end`` (otherwise the loop skips the per-step call)."""
+    return any(type(c).on_batch_end is not Callback.on_batch_end for c in callbacks.callbacks)
 
 
 def _check_validation_data(net, validation_data):
@@ -78,6 +86,7 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
 
     # -- the loop ------------------------------------------------------------------------------
     n, layers, cost = len(x), net.layers, net.cost_function
+    batch_hooks = _overrides_on_batch_end(callbacks)
     net.stop_training = False
     callbacks.on_train_begin()
     for epoch in range(epochs):
@@ -86,15 +95,15 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
         total_cost = 0.0
         for batch, (start, stop, index) in enumerate(batches(n, batch_size, order)):
             m = stop - start
-            ws = net._workspace(m)
+            ws = net._workspace(m)  # the same buffers for every batch of m examples
             xb, yb = _gather(x, index, ws.x), _gather(y, index, ws.y)
             a = propagation.feedforward(layers, xb, ws)
-            batch_cost = cost.value(a, yb)
-            total_cost += batch_cost * m
+            batch_total = cost.total(a, yb, scratch=ws.scratch[-1])  # sum_x C_x; scratch is free until BP1
+            total_cost += batch_total
             propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m)
             optimizer.step(layers, ws.nabla_w, ws.nabla_b, l2=lmbda / n)
-            if callbacks:
-                callbacks.on_batch_end(batch, {"cost": batch_cost, "size": m})
+            if batch_hooks:
+                callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
         logs = {"cost": total_cost / n}
         if validation is not None:
             logs.update({f"val_{key}": value for key, value in score(net, *validation).items()})
