@@ -30,6 +30,19 @@ def _buffer(like, out):
     return np.empty_like(like) if out is None else out
 
 
+# NOTE: NumPy converts a Python float operand on every ufunc call, which costs about as much as
+# the arithmetic on a batch of 10 examples; a 0-d array of the operand's own dtype is used as it
+# is (and, unlike a float64 one, does not promote float32 arithmetic to float64).
+_ONES = {np.dtype(t): np.array(1, t) for t in (np.float32, np.float64)}
+for _one_array in _ONES.values():
+    _one_array.flags.writeable = False
+
+
+def _one(like):
+    """The number 1 for arithmetic with the array ``like``."""
+    return _ONES.get(like.dtype, 1.0)
+
+
 class Activation:
     """An activation ``g``: ``forward`` gives ``g(z)``, ``prime`` gives ``g'(z)``.
 
@@ -71,14 +84,13 @@ class Sigmoid(Activation):
         with np.errstate(over="ignore"):
             np.negative(z, out=out)
             np.exp(out, out=out)
-        out += 1.0
-        np.reciprocal(out, out=out)
-        return out
+        np.add(out, _one(out), out=out)
+        return np.reciprocal(out, out=out)
 
     def prime(self, z, a, out=None):
         # NOTE: sigma'(z) = sigma(z) (1 - sigma(z)) = a (1 - a), from the output: no exp needed.
         out = _buffer(z, out)
-        np.subtract(1.0, a, out=out)
+        np.subtract(_one(a), a, out=out)
         out *= a
         return out
 
@@ -93,15 +105,22 @@ class Tanh(Activation):
         # tanh'(z) = 1 - tanh(z)^2 = 1 - a^2
         out = _buffer(z, out)
         np.multiply(a, a, out=out)
-        np.subtract(1.0, out, out=out)
-        return out
+        return np.subtract(_one(out), out, out=out)
 
 
 class ReLU(Activation):
     name = "relu"
 
     def forward(self, z, out=None):
-        return np.maximum(z, 0.0, out=_buffer(z, out))
+        if out is z:
+            return np.maximum(z, 0.0, out=z)
+        # NOTE: np.maximum against the scalar 0 takes a slow scalar loop (3x slower at 128 x 512
+        # than against an array); zeroing the output buffer first is a memset.
+        if out is None:
+            out = np.zeros_like(z)
+        else:
+            out.fill(0)
+        return np.maximum(z, out, out=out)
 
     def prime(self, z, a, out=None):
         # NOTE: relu'(0) is taken as 0 (the subgradient most libraries use).

@@ -9,6 +9,11 @@ Arrays follow deltaprop's convention, rows are examples (``z``, ``a``, ``delta``
 products are therefore written as in the notes, ``W a`` and ``W^T delta``, on those transposes;
 for the small batches of SGD, BLAS runs that orientation markedly faster than ``A @ W.T``.
 
+Speed (see ``benchmarks/``): at a batch of 10 a step of a small network is a few dozen NumPy
+calls on tiny arrays, so it costs what the calls cost. Hence preallocated buffers, in-place
+ufuncs, ``np.dot`` rather than the ``matmul`` gufunc (same product for 2-D arrays, a third of a
+microsecond less per call), and BP3's sum over examples written as the product ``delta^T 1``.
+
 ``delta`` is defined once, here: ``delta^l = dC_x/dz^l``, the error of layer ``l``, an
 ``(m, n_l)`` array with one row per example.
 
@@ -27,36 +32,57 @@ import numpy as np
 __all__ = ["Workspace", "Gradient", "feedforward", "output_error", "backward"]
 
 
-def _columns(m: int, n: int, dtype) -> np.ndarray:
-    """An uninitialised ``(m, n)`` array laid out as ``n`` rows of ``m``: one column per example."""
-    return np.empty((n, m), dtype=dtype).T
+def _batch_array(m: int, n: int, dtype, columns: bool) -> np.ndarray:
+    """An uninitialised ``(m, n)`` array: stored as ``n`` rows of ``m`` (one column per example)
+    if ``columns``, else as ``m`` rows of ``n`` (one row per example)."""
+    return np.empty((n, m), dtype=dtype).T if columns else np.empty((m, n), dtype=dtype)
+
+
+def _dot(A, B, out):
+    """``out = A @ B`` with ``np.dot``, whichever the storage order of ``out``."""
+    if out.flags.c_contiguous:
+        return np.dot(A, B, out=out)
+    np.dot(B.T, A.T, out=out.T)  # (A B)^T = B^T A^T into the row-major transpose of out
+    return out
 
 
 class Workspace:
     """Preallocated buffers for a batch of ``m`` examples through ``layers``.
 
     Training reuses one workspace for every batch of the same size, so a step allocates nothing.
+    ``columns[i]`` says how the ``(m, n_l)`` arrays of ``layers[i]`` are stored: one column per
+    example (default), or one row per example; see :func:`storage`.
     """
 
-    def __init__(self, layers, m: int, dtype):
+    def __init__(self, layers, m: int, dtype, columns=None):
         self.m = m
+        self.columns = list(columns) if columns is not None else [storage(layer, m) for layer in layers]
+
+        def per_layer():
+            return [_batch_array(m, layer.n_out, dtype, c) for layer, c in zip(layers, self.columns)]
+
         self.x = np.empty((m, layers[0].n_in), dtype)  # the batch's inputs, gathered by fit
         self.y = np.empty((m, layers[-1].n_out), dtype)  # and its targets
-        self.zs = [_columns(m, layer.n_out, dtype) for layer in layers]
-        self.activations = [None] + [_columns(m, layer.n_out, dtype) for layer in layers]
-        self.deltas = [_columns(m, layer.n_out, dtype) for layer in layers]
+        self.zs = per_layer()
+        self.activations = [None] + per_layer()
+        self.deltas = per_layer()
         # scratch[i] holds g'(z) of layers[i] during BP2, then the scaled delta for BP3/BP4.
-        self.scratch = [_columns(m, layer.n_out, dtype) for layer in layers]
+        self.scratch = per_layer()
         self.nabla_w = [np.empty((layer.n_out, layer.n_in), dtype) for layer in layers]
         self.nabla_b = [np.empty(layer.n_out, dtype) for layer in layers]
         self.ones = np.ones(m, dtype)  # sums over the batch as products: sum_x delta^x = delta^T 1
+
+
+def storage(layer, m: int) -> bool:
+    """True to store the arrays of ``layer`` one column per example for a batch of ``m``."""
+    return True
 
 
 def feedforward(layers, x, ws: Workspace) -> np.ndarray:
     """Run ``x`` (``(m, n_in)``) through ``layers`` into ``ws``; return the output ``a^L``."""
     a = ws.activations[0] = x
     for layer, z, a_out in zip(layers, ws.zs, ws.activations[1:]):
-        np.matmul(layer.W, a.T, out=z.T)  # z^l = W^l a^(l-1) ...   (one column per example)
+        _dot(layer.W, a.T, z.T)  # z^l = W^l a^(l-1) ...   (one column per example)
         z += layer.b  # ... + b^l
         a = layer.activation.forward(z, out=a_out)  # a^l = g^l(z^l)
     return a
@@ -80,31 +106,38 @@ def output_error(activation, cost, z, a, y, out=None, scratch=None, shortcut=Tru
     return activation.backward(z, a, grad_a, out=grad_a, scratch=scratch)  # (BP1)
 
 
-def backward(layers, cost, y, ws: Workspace, scale: float) -> None:
+def backward(layers, cost, y, ws: Workspace, scale: float, scaled_deltas: bool = False) -> None:
     """Fill ``ws.deltas`` and ``scale * sum_x`` of the gradients into ``ws.nabla_w``, ``ws.nabla_b``.
 
     Call :func:`feedforward` on the same workspace first. ``scale = 1/m`` gives the gradient of
     the batch cost (the mean over examples); plain SGD passes ``eta/m`` so that its update is a
     single subtraction, ``W <- W - eta/m sum_x delta^(x,l) a^(x,l-1)^T``.
+
+    With ``scaled_deltas`` (the training loop), ``delta^L`` is multiplied by ``scale`` once and
+    BP2, being linear in ``delta``, carries the factor down: ``ws.deltas`` then hold
+    ``scale * delta^l`` and no layer needs a scaled copy. Otherwise ``ws.deltas`` hold the
+    errors ``delta^l`` themselves, as :class:`Gradient` reports them.
     """
     last = len(layers) - 1
-    output_error(
+    delta = output_error(
         layers[last].activation, cost, ws.zs[last], ws.activations[last + 1], y,
         out=ws.deltas[last], scratch=ws.scratch[last],
     )  # (BP1)
+    if scaled_deltas:
+        delta *= scale
     for i in range(last, -1, -1):
         delta = ws.deltas[i]  # (m, n_l)
         if i > 0:
             delta_prev = ws.deltas[i - 1]
-            np.matmul(layers[i].W.T, delta.T, out=delta_prev.T)  # (W^l)^T delta^l ...
+            _dot(layers[i].W.T, delta.T, delta_prev.T)  # (W^l)^T delta^l ...
             layers[i - 1].activation.backward(
                 ws.zs[i - 1], ws.activations[i], delta_prev, out=delta_prev, scratch=ws.scratch[i - 1]
             )  # (BP2) ... (.) g'(z^(l-1))
-        scaled = np.multiply(delta, scale, out=ws.scratch[i])
+        scaled = delta if scaled_deltas else np.multiply(delta, scale, out=ws.scratch[i])
         # NOTE: the sum over examples as the product delta^T 1: BLAS reads each (contiguous) column
         # once, where np.sum(axis=0) would start one tiny reduction per neuron (5x slower at 512).
-        np.matmul(scaled.T, ws.ones, out=ws.nabla_b[i])  # (BP3) dC/db^l = delta^l, summed over x
-        np.matmul(scaled.T, ws.activations[i], out=ws.nabla_w[i])  # (BP4) dC/dW^l = delta^l a^(l-1)^T
+        _dot(scaled.T, ws.ones, ws.nabla_b[i])  # (BP3) dC/db^l = delta^l, summed over x
+        _dot(scaled.T, ws.activations[i], ws.nabla_w[i])  # (BP4) dC/dW^l = delta^l a^(l-1)^T
 
 
 @dataclass

@@ -100,7 +100,7 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
             a = propagation.feedforward(layers, xb, ws)
             batch_total = cost.total(a, yb, scratch=ws.scratch[-1])  # sum_x C_x; scratch is free until BP1
             total_cost += batch_total
-            propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m)
+            propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m, scaled_deltas=True)
             optimizer.step(layers, ws.nabla_w, ws.nabla_b, l2=lmbda / n)
             if batch_hooks:
                 callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
