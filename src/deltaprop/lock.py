@@ -1,0 +1,216 @@
+"""One writer per output directory, with a lock that a crashed run does not leave stuck.
+
+``deltaprop train --out DIR`` holds :class:`DirectoryLock` on ``DIR`` while it runs, so two runs
+pointed at the same directory never interleave their files: the second one is refused with
+:class:`LockedError`, which names the holder.
+
+The lock is the file ``DIR/.deltaprop.lock``, which records the holder's PID, host and start
+time for that message. On POSIX the exclusion itself is an advisory ``flock`` on the file: the
+kernel drops it when the holder exits, however it exits (SIGKILL, a crash), so a lock left behind
+by a dead process is *stale* and the next run simply takes it over. Without ``fcntl`` (Windows)
+the lock is the file's existence, and a file whose PID is no longer running is taken over.
+
+>>> import tempfile
+>>> directory = tempfile.mkdtemp()
+>>> with DirectoryLock(directory):
+...     DirectoryLock(directory).acquire()  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+deltaprop.lock.LockedError: ... is in use by another deltaprop process (pid ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import socket
+
+from .errors import DeltapropError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+__all__ = ["LOCK_NAME", "DirectoryLock", "LockedError", "pid_alive"]
+
+LOCK_NAME = ".deltaprop.lock"
+_HOLDER_BYTES = 4096  # a holder record is a short JSON line; never read more than this
+
+
+class LockedError(DeltapropError):
+    """The directory is locked by another process that is still running."""
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this PID exists (on POSIX, also when it belongs to another user)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if os.name == "nt":
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    # NOTE: os.kill(pid, 0) on Windows would send CTRL_C_EVENT, so ask the kernel instead.
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return kernel32.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+class DirectoryLock:
+    """An exclusive lock on ``directory`` (created if needed), held between acquire and release.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    option : str
+        How the user named the directory, for the message (default ``"--out"``).
+
+    Use it as a context manager, or call :meth:`acquire` and :meth:`release`. If acquiring
+    created the directory and nothing was written into it, releasing removes it again, so a run
+    that fails early leaves no trace.
+    """
+
+    def __init__(self, directory, option: str = "--out"):
+        self.directory = os.fspath(directory)
+        self.path = os.path.join(self.directory, LOCK_NAME)
+        self.option = option
+        self.taken_over = None
+        """The holder record of a stale lock this one replaced, or None."""
+        self._fd = None
+        self._created_directory = False
+
+    def acquire(self) -> DirectoryLock:
+        """Take the lock or raise :class:`LockedError` naming the process that holds it."""
+        if self._fd is not None:
+            return self
+        if not os.path.isdir(self.directory):
+            os.makedirs(self.directory, exist_ok=True)
+            self._created_directory = True
+        try:
+            self._fd = self._acquire_flock() if fcntl is not None else self._acquire_by_pid()
+        except BaseException:
+            self._remove_created_directory()
+            raise
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": datetime.datetime.now().isoformat(timespec="seconds")})
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, record.encode("utf-8") + b"\n")
+        os.fsync(self._fd)
+        return self
+
+    def _acquire_flock(self) -> int:
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise self._locked(holder) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # A releasing holder unlinks the file before it unlocks: if that happened between our
+            # open and our flock, we locked a file nobody else will ever look at. Start again.
+            try:
+                current = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                current = False
+            if current:
+                holder = _read_holder(fd)
+                self.taken_over = holder if holder.get("pid") is not None else None
+                return fd
+            os.close(fd)
+        raise LockedError(f"{self.option} {self.directory}: could not take the lock {self.path}; "
+                          "other processes keep taking and releasing it")
+
+    def _acquire_by_pid(self) -> int:
+        # Without flock, a lock is the file's existence; a file whose PID is dead is stale.
+        for _ in range(2):
+            try:
+                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                with open(self.path, "rb") as handle:
+                    holder = _parse_holder(handle.read(_HOLDER_BYTES))
+                if pid_alive(holder.get("pid")):
+                    raise self._locked(holder) from None
+                self.taken_over = holder
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+        raise self._locked({})
+
+    def _locked(self, holder: dict) -> LockedError:
+        pid, host, started = holder.get("pid"), holder.get("host"), holder.get("started")
+        who = f"pid {pid}" if pid is not None else "unknown pid"
+        if host:
+            who += f" on {host}"
+        if started:
+            who += f", since {started}"
+        return LockedError(f"{self.option} {self.directory} is in use by another deltaprop process ({who}); "
+                           f"wait for it to finish or choose another {self.option}")
+
+    def release(self) -> None:
+        """Give the lock up: remove the lock file, then unlock (so no one locks a removed file)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
+        self._remove_created_directory()
+
+    def _remove_created_directory(self) -> None:
+        if self._created_directory:
+            with contextlib.suppress(OSError):  # not empty: the run wrote something, keep it
+                os.rmdir(self.directory)
+            self._created_directory = False
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict:
+    with contextlib.suppress(OSError):
+        return _parse_holder(os.pread(fd, _HOLDER_BYTES, 0))
+    return {}
+
+
+def _parse_holder(raw: bytes) -> dict:
+    """The holder record, or ``{}`` if the file is empty or garbled (a holder killed mid-write)."""
+    try:
+        holder = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    if not isinstance(holder, dict):
+        return {}
+    pid = holder.get("pid")
+    holder["pid"] = pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+    return holder
