@@ -25,6 +25,7 @@ feeds ``layers[i]``.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,13 +51,16 @@ class Workspace:
     """Preallocated buffers for a batch of ``m`` examples through ``layers``.
 
     Training reuses one workspace for every batch of the same size, so a step allocates nothing.
-    ``columns[i]`` says how the ``(m, n_l)`` arrays of ``layers[i]`` are stored: one column per
-    example (default), or one row per example; see :func:`storage`.
+    ``columns[i]`` says how the ``(m, n_l)`` arrays of ``layers[i]`` are stored, one column per
+    example or one row per example (see :func:`by_columns`); ``bp4_threads[i]`` is the context in
+    which the BP4 product of ``layers[i]`` runs (one BLAS thread, see :func:`bp4_on_one_thread`).
     """
 
     def __init__(self, layers, m: int, dtype, columns=None):
         self.m = m
-        self.columns = list(columns) if columns is not None else [storage(layer, m) for layer in layers]
+        last = len(layers) - 1
+        self.columns = list(columns) if columns is not None else [by_columns(layer, m, i == last) for i, layer in enumerate(layers)]
+        self.bp4_threads = [_OneBlasThread() if bp4_on_one_thread(layer, m) else nullcontext() for layer in layers]
 
         def per_layer():
             return [_batch_array(m, layer.n_out, dtype, c) for layer, c in zip(layers, self.columns)]
@@ -73,9 +77,52 @@ class Workspace:
         self.ones = np.ones(m, dtype)  # sums over the batch as products: sum_x delta^x = delta^T 1
 
 
-def storage(layer, m: int) -> bool:
-    """True to store the arrays of ``layer`` one column per example for a batch of ``m``."""
-    return True
+def by_columns(layer, m: int, output: bool) -> bool:
+    """True to store the ``(m, n_l)`` arrays of ``layer`` one column per example.
+
+    Results do not depend on it, only speed. Measured with OpenBLAS on 2 cores (run
+    ``benchmarks/layouts.py``): the output layer meets the targets, gathered one row per example,
+    in BP1 and the cost, so it is stored by rows; a wide hidden layer runs its products faster by
+    columns (the notes' ``W a``), a narrow one by rows.
+    """
+    if output:
+        return False
+    return layer.n_out >= 256 or layer.n_out * m >= 8192
+
+
+def bp4_on_one_thread(layer, m: int) -> bool:
+    """True if the BP4 product of ``layer`` runs faster on one BLAS thread than on several.
+
+    BP4, ``delta^T a``, multiplies over the batch: with a small batch and a large ``W`` it is an
+    outer product, which OpenBLAS spreads badly over threads (512 x 784 at a batch of 10: 69 us on
+    one thread, 110 us on two). Needs threadpoolctl (``pip install deltaprop[speed]``).
+    """
+    return m <= 32 and layer.n_out * layer.n_in >= 1 << 17
+
+
+class _OneBlasThread:
+    """Context manager: BLAS on one thread inside, as before outside (a no-op without threadpoolctl)."""
+
+    controllers = None  # threadpoolctl's controllers of the BLAS libraries, found on first use
+
+    def __enter__(self):
+        if _OneBlasThread.controllers is None:
+            try:
+                from threadpoolctl import ThreadpoolController  # optional: deltaprop[speed]
+
+                _OneBlasThread.controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+            except Exception:  # not installed, or unable to drive this BLAS: run as is
+                _OneBlasThread.controllers = []
+        self.saved = [(c, c.get_num_threads()) for c in _OneBlasThread.controllers]
+        for controller, threads in self.saved:
+            if threads != 1:
+                controller.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc_info):
+        for controller, threads in self.saved:
+            if threads != 1:
+                controller.set_num_threads(threads)
 
 
 def feedforward(layers, x, ws: Workspace) -> np.ndarray:
@@ -137,7 +184,8 @@ def backward(layers, cost, y, ws: Workspace, scale: float, scaled_deltas: bool =
         # NOTE: the sum over examples as the product delta^T 1: BLAS reads each (contiguous) column
         # once, where np.sum(axis=0) would start one tiny reduction per neuron (5x slower at 512).
         _dot(scaled.T, ws.ones, ws.nabla_b[i])  # (BP3) dC/db^l = delta^l, summed over x
-        _dot(scaled.T, ws.activations[i], ws.nabla_w[i])  # (BP4) dC/dW^l = delta^l a^(l-1)^T
+        with ws.bp4_threads[i]:
+            _dot(scaled.T, ws.activations[i], ws.nabla_w[i])  # (BP4) dC/dW^l = delta^l a^(l-1)^T
 
 
 @dataclass
