@@ -53,10 +53,10 @@ def test_blas_threads_are_restored_after_training():
     def counts():
         return [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
 
-    before = counts()
-    _train()
-    assert counts() == before
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # two threads, whatever earlier tests left
+        before = counts()
+        _train()
+        assert counts() == before
     with threadpoolctl.threadpool_limits(1, user_api="blas"):  # a user's own limit is left alone
         _train()
         assert set(counts()) == {1}
-    assert counts() == before
