@@ -40,9 +40,9 @@ def test_a_second_lock_is_refused_with_the_holders_pid(tmp_path):
 
 
 def test_release_removes_the_lock_file_and_a_directory_left_empty(tmp_path):
-    with DirectoryLock(tmp_path / "new"):
-        assert (tmp_path / "new" / LOCK_NAME).exists()
-    assert not (tmp_path / "new").exists()  # created by the lock, nothing written: removed
+    with DirectoryLock(tmp_path / "new" / "deeper"):
+        assert (tmp_path / "new" / "deeper" / LOCK_NAME).exists()
+    assert os.listdir(tmp_path) == []  # created by the lock, parents too, nothing written: all removed
     with DirectoryLock(tmp_path / "kept") as held:
         (tmp_path / "kept" / "model.npz").write_bytes(b"x")
         assert held.held

@@ -87,8 +87,8 @@ class DirectoryLock:
         How the user named the directory, for the message (default ``"--out"``).
 
     Use it as a context manager, or call :meth:`acquire` and :meth:`release`. If acquiring
-    created the directory and nothing was written into it, releasing removes it again, so a run
-    that fails early leaves no trace.
+    created the directory (and its parents) and nothing was written into it, releasing removes
+    them again, so a run that fails early leaves no trace.
     """
 
     def __init__(self, directory, option: str = "--out"):
@@ -98,15 +98,18 @@ class DirectoryLock:
         self.taken_over = None
         """The holder record of a stale lock this one replaced, or None."""
         self._fd = None
-        self._created_directory = False
+        self._created = []
 
     def acquire(self) -> DirectoryLock:
         """Take the lock or raise :class:`LockedError` naming the process that holds it."""
         if self._fd is not None:
             return self
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, exist_ok=True)
-            self._created_directory = True
+        missing, parent = [], os.path.abspath(self.directory)
+        while not os.path.isdir(parent) and parent != os.path.dirname(parent):
+            missing.append(parent)  # deepest first
+            parent = os.path.dirname(parent)
+        os.makedirs(self.directory, exist_ok=True)
+        self._created = missing
         try:
             self._fd = self._acquire_flock() if fcntl is not None else self._acquire_by_pid()
         except BaseException:
@@ -181,10 +184,13 @@ class DirectoryLock:
         self._remove_created_directory()
 
     def _remove_created_directory(self) -> None:
-        if self._created_directory:
-            with contextlib.suppress(OSError):  # not empty: the run wrote something, keep it
-                os.rmdir(self.directory)
-            self._created_directory = False
+        """Remove the directories acquire created (deepest first), as long as they are empty."""
+        for directory in self._created:
+            try:
+                os.rmdir(directory)
+            except OSError:  # not empty: the run wrote something, keep it and its parents
+                break
+        self._created = []
 
     @property
     def held(self) -> bool:
