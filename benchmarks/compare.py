@@ -5,10 +5,11 @@
 
 Each (implementation, cell) runs in its own fresh subprocess (``worker.py``): the thread pools of
 different libraries disturb each other on 2 cores. Every cell trains plain mini-batch SGD, one
-epoch after another; an implementation's time is the median of its epochs (after a warm-up
-epoch), pooled over ``--rounds`` subprocesses that alternate with the other implementations.
-Before each subprocess the harness waits for the machine to be quiet, and re-runs a measurement
-during which other processes used the CPU.
+epoch after another; an implementation's time is the median over ``--rounds`` subprocesses, which
+alternate with the other implementations, of each one's median epoch (after a warm-up epoch).
+Before each subprocess the harness waits for the machine to be quiet and at full speed (a fixed
+probe workload, ``machine.speed_probe``), and re-runs a measurement during which other processes
+used the CPU or after which the machine ran slow.
 
 The benchmark subprocesses run without ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` (both are
 unset together, for them only): this machine sets them for old OpenBLAS builds, and they force a
@@ -28,12 +29,13 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cells as cells_module  # noqa: E402
-from machine import OPENBLAS_OVERRIDES, benchmark_env, wait_until_quiet  # noqa: E402
+from machine import OPENBLAS_OVERRIDES, benchmark_env, speed_probe, wait_until_quiet  # noqa: E402
 from worker import INSTALL, MARK  # noqa: E402
 
 PEERS = ["deltaprop", "torch", "sklearn", "numpy", "per_example"]
@@ -47,7 +49,31 @@ TITLES = {
 DISTURBED = 0.25  # cores used by other processes above which a measurement is repeated
 
 
-def run_worker(implementation, cell, args, env, log) -> dict:
+class Pace:
+    """The machine's speed, from ``speed_probe``: the best probe so far, and whether it is slow now."""
+
+    SLOW = 1.25  # a probe this many times the best one: the machine is in a slow phase
+
+    def __init__(self):
+        self.best = min(speed_probe() for _ in range(5))
+
+    def slow(self) -> float | None:
+        """The probe now, relative to the best, if the machine is slow (None if it is not)."""
+        probe = speed_probe()
+        self.best = min(self.best, probe)
+        return probe / self.best if probe > self.SLOW * self.best else None
+
+    def wait(self, timeout, log):
+        deadline = time.monotonic() + timeout
+        ratio = self.slow()
+        if ratio:
+            log(f"  waiting: the machine runs {ratio:.2f}x slower than it can ...")
+        while ratio and time.monotonic() < deadline:
+            time.sleep(5)
+            ratio = self.slow()
+
+
+def run_worker(implementation, cell, args, env, log, pace=None) -> dict:
     """Run one worker subprocess (re-running it while others disturbed the machine); return its result."""
     epochs = args.per_example_epochs if implementation == "per_example" else args.epochs
     warmup = 0 if implementation in ("per_example", "gemm") else args.warmup
@@ -59,27 +85,32 @@ def run_worker(implementation, cell, args, env, log) -> dict:
     for attempt in range(args.retries + 1):
         if args.wait:
             wait_until_quiet(timeout=args.wait, log=log)
+            if pace:
+                pace.wait(args.wait, log)
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
         lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
         if not lines:
             return {"implementation": implementation, "cell": cell.key,
                     "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]}
         result = json.loads(lines[-1][len(MARK):])
-        if "skipped" in result or result["other_load"] < DISTURBED or implementation == "gemm":
+        slow_after = pace.slow() if pace else None
+        if "skipped" in result or implementation == "gemm" or (result["other_load"] < DISTURBED and not slow_after):
             return result
-        log(f"  {implementation} on {cell.key}: other processes used {result['other_load']:.2f} cores, measuring again")
+        why = (f"other processes used {result['other_load']:.2f} cores" if result["other_load"] >= DISTURBED
+               else f"the machine ran {slow_after:.2f}x slower than it can")
+        log(f"  {implementation} on {cell.key}: {why}, measuring again")
     result["disturbed"] = True
     return result
 
 
 def combine(runs: list[dict]) -> dict:
-    """Pool the epoch times of several runs of one implementation on one cell."""
+    """Combine the runs (fresh processes) of one implementation on one cell."""
     ok = [r for r in runs if "times" in r]
     if not ok:
         return runs[0] if runs else {"skipped": "not run"}
-    times = [t for r in ok for t in r["times"]]
     out = {key: ok[0][key] for key in ("implementation", "cell", "n", "flops", "thread_pools")}
-    out.update(times=times, median=statistics.median(times), rounds=[r["median"] for r in ok],
+    # the median of each process's median epoch: one process caught in a slow phase cannot move it
+    out.update(times=[r["times"] for r in ok], median=statistics.median(r["median"] for r in ok), rounds=[r["median"] for r in ok],
                peak_rss_mb=max(r["peak_rss_mb"] for r in ok), rss_data_mb=min(r["rss_data_mb"] for r in ok),
                other_load=max(r["other_load"] for r in ok), disturbed=any(r.get("disturbed") for r in ok))
     if "plan" in ok[0]:
@@ -89,6 +120,7 @@ def combine(runs: list[dict]) -> dict:
 
 def measure(args, log) -> dict:
     env = benchmark_env()
+    pace = Pace() if args.wait else None
     results = {}
     for key in args.cells:
         cell = cells_module.CELLS[key]
@@ -98,12 +130,12 @@ def measure(args, log) -> dict:
             for impl in args.implementations:
                 if impl == "per_example" and round_ > 0:
                     continue  # slow and steady: one run is enough
-                runs[impl].append(run_worker(impl, cell, args, env, log))
+                runs[impl].append(run_worker(impl, cell, args, env, log, pace))
                 last = runs[impl][-1]
                 shown = f"{last['median']:.4f} s" if "median" in last else last.get("skipped", last.get("error"))
                 log(f"  round {round_ + 1} {impl:12s} {shown}")
         results[key] = {impl: combine(r) for impl, r in runs.items()}
-        results[key]["gemm"] = run_worker("gemm", cell, args, env, log)
+        results[key]["gemm"] = run_worker("gemm", cell, args, env, log, pace)
     return results
 
 
@@ -177,7 +209,7 @@ def markdown(results, info, args) -> str:
     n_synthetic = args.n or cells_module.N_SYNTHETIC
     lines += [f"One epoch of plain mini-batch SGD on n = {n_synthetic:,} synthetic MNIST-shaped float32 examples "
               f"(last row: the first {args.n_mnist or cells_module.N_MNIST:,} real MNIST digits, Nielsen's setting); "
-              f"median of {args.epochs} epochs x {args.rounds} fresh processes after a warm-up epoch "
+              f"median over {args.rounds} fresh processes of each one's median of {args.epochs} epochs after a warm-up epoch "
               f"(per-example: {args.per_example_epochs} epochs, one process). In brackets: time / deltaprop's time.", ""]
     header = ["network, batch"] + [TITLES[i] for i in present] + ["deltaprop GFLOP/s", "NumPy GEMM floor", "deltaprop / floor"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -227,7 +259,7 @@ def main(argv=None):
     parser.add_argument("--implementations", nargs="+", choices=PEERS, default=PEERS)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-example-epochs", type=int, default=2)
     parser.add_argument("--retries", type=int, default=2, help="re-runs of a measurement disturbed by other processes")
     parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for a quiet machine (0: don't)")

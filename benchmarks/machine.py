@@ -105,3 +105,26 @@ def blas_kernel() -> str:
 
     pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     return "; ".join(f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernels, {p['num_threads']} threads)" for p in pools)
+
+
+def speed_probe(repeat: int = 3) -> float:
+    """Seconds for a fixed small workload (BLAS products on all threads, then many tiny NumPy calls).
+
+    Some phases of this virtual machine run everything up to twice slower, with no other process
+    to show for it (a busy neighbour on the host). Comparing this probe with its best value tells
+    whether the machine is in such a phase. Best of ``repeat``.
+    """
+    import numpy as np
+
+    A = np.full((384, 384), 0.5, np.float32)
+    C = np.empty_like(A)
+    v = np.ones(300, np.float32)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(20):
+            np.dot(A, A, out=C)
+        for _ in range(3000):
+            np.multiply(v, v, out=v)
+        best = min(best, time.perf_counter() - start)
+    return best
