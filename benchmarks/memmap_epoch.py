@@ -13,7 +13,8 @@ temporary directory in 64 MB chunks, opens it with ``np.load(path, mmap_mode="r"
 * the peak of ``RssFile``: pages of files mapped into the process and resident in the page
   cache. Pages of the memmap that training (or the finiteness check of ``fit``) has read stay
   counted here while the machine has memory to spare; the kernel drops them under pressure and
-  reads them back on demand, so they are cache, not a copy.
+  reads them back on demand, so they are cache, not a copy. The last line shows the RSS once
+  they are unmapped (``madvise(MADV_DONTNEED)``).
 
 The file is deleted at the end unless ``--keep``. Linux only (``/proc``).
 """
@@ -21,6 +22,7 @@ The file is deleted at the end unless ``--keep``. Linux only (``/proc``).
 from __future__ import annotations
 
 import argparse
+import mmap
 import os
 import tempfile
 import threading
@@ -116,6 +118,9 @@ def main(argv=None):
         print(f"peak mapped file pages (RssFile)    {mb(sampler.peak['RssFile'])}  (page cache, reclaimable)")
         print(f"anonymous growth during training    {mb(sampler.peak['RssAnon'] - before['RssAnon'])}"
               f"  = {100 * (sampler.peak['RssAnon'] - before['RssAnon']) * 1024 / size:.1f}% of the array")
+        X._mmap.madvise(mmap.MADV_DONTNEED)  # unmap the file's pages (they stay in the page cache)
+        print(f"RSS once the mapped pages are let go {mb(status_kib('VmRSS')['VmRSS'])}  (madvise DONTNEED: "
+              "the file pages were cache, not memory of the process)")
     finally:
         if not args.keep and os.path.exists(path):
             os.unlink(path)
