@@ -4,15 +4,17 @@ This module is the one place where BP1-BP4 are computed: :meth:`Network.backprop
 training loop both call :func:`feedforward` and :func:`backward` on a :class:`Workspace`.
 
 Arrays follow deltaprop's convention, rows are examples (``z``, ``a``, ``delta`` have shape
-``(m, n_l)``), but their *memory* is column-major: each is the transpose of a C-contiguous
-``(n_l, m)`` array holding one column per example, exactly the notes' column vectors. The matrix
-products are therefore written as in the notes, ``W a`` and ``W^T delta``, on those transposes;
-for the small batches of SGD, BLAS runs that orientation markedly faster than ``A @ W.T``.
+``(m, n_l)``). Their *memory* is chosen per layer for speed (:func:`by_columns`): a wide hidden
+layer is stored column-major, as the transpose of a C-contiguous ``(n_l, m)`` array holding one
+column per example (exactly the notes' column vectors), the other layers row-major. The matrix
+products are written as in the notes, ``W a`` and ``W^T delta``, on the transposes; :func:`_dot`
+hands BLAS whichever orientation matches the storage. Results do not depend on the choice.
 
 Speed (see ``benchmarks/``): at a batch of 10 a step of a small network is a few dozen NumPy
 calls on tiny arrays, so it costs what the calls cost. Hence preallocated buffers, in-place
 ufuncs, ``np.dot`` rather than the ``matmul`` gufunc (same product for 2-D arrays, a third of a
 microsecond less per call), and BP3's sum over examples written as the product ``delta^T 1``.
+With wide layers the products dominate: storage order and BLAS threads per product matter.
 
 ``delta`` is defined once, here: ``delta^l = dC_x/dz^l``, the error of layer ``l``, an
 ``(m, n_l)`` array with one row per example.
@@ -129,7 +131,7 @@ def feedforward(layers, x, ws: Workspace) -> np.ndarray:
     """Run ``x`` (``(m, n_in)``) through ``layers`` into ``ws``; return the output ``a^L``."""
     a = ws.activations[0] = x
     for layer, z, a_out in zip(layers, ws.zs, ws.activations[1:]):
-        _dot(layer.W, a.T, z.T)  # z^l = W^l a^(l-1) ...   (one column per example)
+        _dot(layer.W, a.T, z.T)  # z^l = W^l a^(l-1) ...   (z.T: one column per example)
         z += layer.b  # ... + b^l
         a = layer.activation.forward(z, out=a_out)  # a^l = g^l(z^l)
     return a
