@@ -28,9 +28,10 @@ def batches(n: int, batch_size: int, order=None):
 
 def _gather(source, index, buffer):
     """Rows ``source[index]`` into ``buffer`` (no copy for a slice of the right dtype)."""
-    if isinstance(index, slice) and source.dtype == buffer.dtype:
+    same_dtype = source.dtype == buffer.dtype
+    if type(index) is slice and same_dtype:
         return source[index]
-    if source.dtype == buffer.dtype and not isinstance(source, np.memmap):
+    if same_dtype and type(source) is np.ndarray:  # not a memmap
         # NOTE: mode="clip" lets take write straight into buffer; the default mode="raise" first
         # gathers into a temporary (3x slower for a batch of 10). The indices come from a
         # permutation of range(n), so nothing is ever clipped.
