@@ -38,7 +38,9 @@ def time_orders(cell, rounds):
     rng = np.random.default_rng(0)
     batches = [rng.permutation(len(X))[:m] for _ in range(64)]
 
-    def step_with(ws, count=[0]):
+    count = [0]
+
+    def step_with(ws):
         index = batches[count[0] % 64]
         count[0] += 1
         xb, yb = _gather(X, index, ws.x), _gather(Y, index, ws.y)

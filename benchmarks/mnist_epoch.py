@@ -64,7 +64,7 @@ def main(argv=None):
         times.append(time.perf_counter() - start)
     t_per_example = statistics.median(times)
 
-    print(f"Nielsen's MNIST setting: [784, 30, 10] sigmoid, quadratic, eta 3.0, batch 10, 8,000 training digits")
+    print("Nielsen's MNIST setting: [784, 30, 10] sigmoid, quadratic, eta 3.0, batch 10, 8,000 training digits")
     print(f"BLAS: {blas_kernel()}")
     print(f"batched     (Network.fit)            {t_batched:8.4f} s per epoch  (median of {args.epochs})")
     print(f"per-example (sgd_epoch_per_example)  {t_per_example:8.4f} s per epoch  (median of {args.epochs})")
