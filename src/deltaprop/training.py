@@ -89,6 +89,7 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     n, layers, cost = len(x), net.layers, net.cost_function
     batch_hooks = _overrides_on_batch_end(callbacks)
     net.stop_training = False
+    net.optimizer = optimizer  # callbacks (LearningRateScheduler, checkpoints) reach it here
     callbacks.on_train_begin()
     for epoch in range(epochs):
         callbacks.on_epoch_begin(epoch)
