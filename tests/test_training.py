@@ -123,3 +123,11 @@ def test_mnist_nielsen_setting_reaches_91_percent_in_10_epochs(mnist_subset):
     history = net.fit(X, y, epochs=10, batch_size=10, eta=3.0, seed=0, validation_data=(X_test, y_test))
     assert max(history.history["val_accuracy"]) >= 0.91
     assert net.evaluate(X_test, y_test) >= 0.91
+
+
+def test_learning_rate_scheduler_drives_the_default_sgd():
+    # Oracle: the schedule eta_e = 0.5 / (e + 1) evaluated by hand for the last of 3 epochs.
+    net = deltaprop.Network([3, 2], seed=0)
+    X, Y = random_problem(net.sizes, "quadratic", np.random.default_rng(0), m=20)
+    net.fit(X, Y, epochs=3, eta=0.5, callbacks=[deltaprop.LearningRateScheduler(lambda epoch, eta: 0.5 / (epoch + 1))])
+    assert net.optimizer.eta == pytest.approx(0.5 / 3)
