@@ -209,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: beside HISTORY)")
     plot.set_defaults(run=_plot)
 
+    export = sub.add_parser("export", help="write a saved model as ONNX or as a PyTorch-named safetensors file",
+                            description="Convert MODEL to OUT: OUT.onnx (Gemm + activation operators, needs the onnx "
+                                        "extra) or OUT.safetensors (torch.nn.Sequential names: 0.weight, 0.bias, ...).")
+    export.add_argument("model", metavar="MODEL", help="a model.npz written by 'deltaprop train'")
+    export.add_argument("out", metavar="OUT", help="the file to write: .onnx or .safetensors")
+    export.set_defaults(run=_export)
+
     _add_graph(sub)
     return parser
 
@@ -619,6 +626,31 @@ def _graph(args) -> int:
         print(f"wrote {args.output}")
     else:
         print(to_dot(L), end="")
+    return EXIT_OK
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+_EXPORT_EXTRAS = {".onnx": "onnx", ".safetensors": "safetensors"}
+
+
+def _export(args) -> int:
+    suffix = os.path.splitext(args.out)[1].lower()
+    if suffix not in _EXPORT_EXTRAS:
+        raise UsageError(f"deltaprop export: error: OUT={args.out!r} must end in .onnx or .safetensors")
+    net, _ = _load_model(args.model)
+    try:
+        if suffix == ".onnx":
+            net.to_onnx(args.out)
+        else:
+            from .state_dict import save_file
+
+            save_file(net, args.out)
+    except ImportError as error:
+        extra = _EXPORT_EXTRAS[suffix]
+        raise UsageError(f"deltaprop export: error: {error.name or extra} is not installed: "
+                         f"pip install 'deltaprop[{extra}]'") from None
+    print(f"wrote {args.out}")
     return EXIT_OK
 
 
