@@ -28,14 +28,15 @@ random generator's state is the one from *before* the epoch's permutation was dr
 run draws the same permutation again and skips the batches already done.
 
 >>> import os, tempfile, numpy as np, deltaprop
->>> from deltaprop.callbacks import History
->>> net, opt = deltaprop.Network([2, 3, 2], seed=0), deltaprop.SGD(0.5, momentum=0.9)
->>> settings = {"n": 20, "batch_size": 10, "epochs": 5, "lmbda": 0.0, "shuffle": True, "max_grad_norm": None}
+>>> X, y = np.random.default_rng(0).random((20, 2)), np.arange(20) % 2
 >>> path = os.path.join(tempfile.mkdtemp(), "checkpoint.npz")
->>> save_checkpoint(path, Checkpoint(net, opt, np.random.default_rng(1), 2, 1, 5, 0.75, History(), settings))
+>>> _ = deltaprop.Network([2, 3, 2], seed=0).fit(X, y, epochs=2, seed=1, checkpoint=path)
 >>> state = load_checkpoint(path)
->>> state.epoch, state.batch, state.step, state.optimizer
-(2, 1, 5, SGD(eta=0.5, momentum=0.9, nesterov=False))
+>>> state.epoch, state.batch, state.step, state.history.epoch
+(2, 0, 4, [0, 1])
+>>> resumed = deltaprop.Network([2, 3, 2]).fit(X, y, epochs=3, resume=path)  # one more epoch
+>>> resumed.epoch
+[0, 1, 2]
 """
 
 from __future__ import annotations
