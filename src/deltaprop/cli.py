@@ -5,9 +5,11 @@ digits and writes ``model.npz``, ``history.csv`` and ``learning_curve.png`` into
 Run ``deltaprop SUBCOMMAND --help`` for the options of each subcommand.
 
 Exit status: 0 on success, 1 when ``gradcheck`` finds an error above its tolerance, 2 on any
-user error (bad option, missing or malformed file), reported as one line on standard error with
-no traceback. Outputs are written to temporary files and renamed into place, so a failed run
-never leaves a half-written file or destroys an earlier one.
+user error (bad option, missing or malformed file, another run holding ``--out``) and when
+training diverges, reported as one line on standard error with no traceback, 130 when Ctrl-C
+interrupts (``train`` first finishes its batch and saves a checkpoint and the model so far).
+Outputs are written to temporary files and renamed into place, so a failed run never leaves a
+half-written file or destroys an earlier one; ``train`` holds a lock on its ``--out`` directory.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import numpy as np
 from . import __version__
 from .activations import ACTIVATIONS
 from .costs import COSTS
-from .errors import DeltapropError
+from .errors import DeltapropError, DivergenceError
 from .initializers import INIT_NAMES
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_OUT = os.path.join("runs", "latest")
 
 
@@ -160,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a sigmoid/tanh unit is saturated when g'(z) < F * max g' (default 0.1)")
     train.add_argument("--download", action="store_true", help="download missing MNIST files (verified by SHA-256)")
     train.add_argument("--mirror", default=None, metavar="URL", help="where --download fetches MNIST from")
+    train.add_argument("--max-grad-norm", type=_positive_float, metavar="F",
+                       help="clip each batch's gradient (all weights and biases) to this Euclidean norm")
+    train.add_argument("--checkpoint", metavar="PATH",
+                       help="save the whole state of the run (weights, optimizer, random state, position, history) to "
+                            "PATH every epoch and at the end; without it, Ctrl-C saves one to DIR/checkpoint.npz")
+    train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                       help="checkpoint every N batches instead of every epoch")
+    train.add_argument("--resume", metavar="PATH",
+                       help="continue the run saved in checkpoint PATH, with its settings (--epochs may raise the total)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     train.set_defaults(run=_train)
@@ -309,28 +320,95 @@ def _check_out(directory) -> str:
     return directory
 
 
+# Options of a run that a checkpoint records, as (option, key of the resolved configuration).
+_RUN_OPTIONS = [("--data", "data"), ("--layers", "sizes"), ("--activation", "activation"),
+                ("--output-activation", "output_activation"), ("--cost", "cost"), ("--init", "init"),
+                ("--seed", "seed"), ("--eta", "eta"), ("--lmbda", "lmbda"), ("--batch-size", "batch_size"),
+                ("--dtype", "dtype"), ("--max-grad-norm", "max_grad_norm")]
+
+
+def _dest(option: str) -> str:
+    return option[2:].replace("-", "_")
+
+
+def _resumed_config(args, state) -> dict:
+    """The configuration recorded in checkpoint ``args.resume``; an option given otherwise is refused."""
+    config = state.extra.get("config") if isinstance(state.extra, dict) else None
+    if not isinstance(config, dict) or any(key not in config for _, key in _RUN_OPTIONS):
+        raise DeltapropError(f"--resume {args.resume}: the checkpoint was not written by 'deltaprop train' (it does "
+                             "not record the run's options); resume it from Python with fit(resume=...)")
+    defaults = build_parser().parse_args(["train"])
+    for option, key in _RUN_OPTIONS:
+        given = getattr(args, _dest(option))
+        if given is not None and given != getattr(defaults, _dest(option)) and given != config[key]:
+            raise DeltapropError(f"{option} {given}: checkpoint {args.resume} continues a run with {option} "
+                                 f"{config[key]}; a resumed run keeps its settings (leave {option} out)")
+    return {**config, "epochs": args.epochs or config["epochs"]}
+
+
+def _new_config(args, data) -> dict:
+    config = _resolve_network(args, data)
+    config.update(data=args.data, init=args.init, seed=args.seed, lmbda=args.lmbda, dtype=args.dtype,
+                  max_grad_norm=args.max_grad_norm)
+    return config
+
+
 def _train(args) -> int:
-    from . import io
-    from .network import Network
+    from .lock import DirectoryLock
 
     _check_out(args.out)
-    data = _load_data(args.data, args.dtype, args.download, args.mirror)
-    config = _resolve_network(args, data)
-    net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
-                  cost=config["cost"], init=args.init, seed=args.seed, dtype=args.dtype)
+    with DirectoryLock(args.out):  # a second run on the same --out is refused here, before any work
+        return _train_locked(args)
+
+
+def _train_locked(args) -> int:
+    from .network import Network
+    from .training import TrainingInterrupted
+
+    state = None
+    if args.resume:
+        from .checkpoint import load_checkpoint
+
+        state = load_checkpoint(args.resume)
+        config = _resumed_config(args, state)
+        data = _load_data(config["data"], config["dtype"], args.download, args.mirror)
+        net = state.network
+        if net.sizes[0] != data.n_features:
+            raise DeltapropError(f"--resume {args.resume}: the network takes {net.sizes[0]} inputs, but {data.name} "
+                                 f"has {data.n_features} features")
+    else:
+        data = _load_data(args.data, args.dtype, args.download, args.mirror)
+        config = _new_config(args, data)
+        net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
+                      cost=config["cost"], init=args.init, seed=args.seed, dtype=args.dtype)
     if data.is_classification != net.is_classifier:
         raise DeltapropError(
             f"--output-activation {net.output_activation.name}: {data.name} is a "
             f"{data.task} task; use {'sigmoid or softmax' if data.is_classification else 'identity'}"
         )
+    out = args.out
+    checkpoint = args.checkpoint or args.resume or os.path.join(out, "checkpoint.npz")
+    every = args.checkpoint_every or ("epoch" if args.checkpoint or args.resume else None)
     if not args.quiet:
+        resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
         print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
               f"eta {config['eta']}, batch {config['batch_size']}, {config['epochs']} epochs, on {data.name} "
-              f"({len(data.X_train)} train, {len(data.X_test)} test examples)", flush=True)
-    history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
-                      eta=config["eta"], lmbda=args.lmbda, seed=args.seed,
-                      validation_data=(data.X_test, data.y_test),
-                      callbacks=_callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train))
+              f"({len(data.X_train)} train, {len(data.X_test)} test examples){resuming}", flush=True)
+    callbacks = _callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train)
+    try:
+        history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
+                          eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"],
+                          validation_data=(data.X_test, data.y_test), callbacks=callbacks,
+                          max_grad_norm=config["max_grad_norm"], checkpoint=checkpoint, checkpoint_every=every,
+                          resume=state, checkpoint_metadata={"config": config})
+    except TrainingInterrupted as stop:
+        return _interrupted(stop, net, data, config, out, callbacks)
+    except DivergenceError as error:
+        _close_progress(callbacks)
+        kept = f"; checkpoint {checkpoint} holds the last one saved" if every and os.path.exists(checkpoint) else ""
+        raise DeltapropError(f"training diverged {error.where}: {error.what}; nothing was written{kept}; "
+                             f"try a smaller --eta (it is {error.eta:g})"
+                             f"{'' if config['max_grad_norm'] else ' or --max-grad-norm'}") from None
 
     if data.is_classification:
         accuracy = net.evaluate(data.X_test, data.y_test)
@@ -340,21 +418,52 @@ def _train(args) -> int:
         accuracy = None
         final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
 
-    out = args.out
-    os.makedirs(out, exist_ok=True)
-    meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
-            "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": args.lmbda, "seed": args.seed,
-            "init": args.init, "test_accuracy": accuracy}
-    written = [os.path.join(out, name) for name in ("model.npz", "history.csv")]
-    io.save(net, written[0], metadata=meta)
-    io.save_history(history, written[1])
+    written = _write_run(net, history, data, config, out, accuracy)
     from .plots import plot_history
 
     written += plot_history(history, out, title=f"{config['sizes']} on {data.name}")
+    if every:
+        written.append(checkpoint)
     if not args.quiet:
         print("wrote " + ", ".join(written))
     print(final)
     return EXIT_OK
+
+
+def _write_run(net, history, data, config, out, accuracy, **extra) -> list:
+    """Write model.npz (with how it was trained) and, if an epoch finished, history.csv; return the paths."""
+    from . import io
+
+    os.makedirs(out, exist_ok=True)
+    meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
+            "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
+            "seed": config["seed"], "init": config["init"], "test_accuracy": accuracy, **extra}
+    written = [os.path.join(out, "model.npz")]
+    io.save(net, written[0], metadata=meta)
+    if history.epoch:
+        written.append(os.path.join(out, "history.csv"))
+        io.save_history(history, written[1])
+    return written
+
+
+def _close_progress(callbacks) -> None:
+    """End a progress bar that training left open (it stopped before on_train_end)."""
+    from .progress import ProgressBar
+
+    for callback in callbacks:
+        if isinstance(callback, ProgressBar):
+            callback.on_train_end()
+
+
+def _interrupted(stop, net, data, config, out, callbacks) -> int:
+    """Ctrl-C: fit finished its batch and saved the checkpoint; save the model so far and say where."""
+    _close_progress(callbacks)
+    written = _write_run(net, stop.history, data, config, out, None, interrupted_at={"epoch": stop.epoch,
+                                                                                     "batch": stop.batch})
+    print(f"deltaprop train: interrupted at epoch {stop.epoch + 1}, after {stop.batch} of its batches; "
+          f"wrote {stop.checkpoint} and the model so far, {', '.join(written)}; continue with: "
+          f"deltaprop train --resume {stop.checkpoint} --out {out}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 # -- evaluate and predict ----------------------------------------------------------------------------
@@ -679,5 +788,5 @@ def main(argv=None) -> int:
         print(f"deltaprop {getattr(args, 'command', '')}: error: {_os_error_message(error)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return EXIT_USAGE
