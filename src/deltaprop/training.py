@@ -182,6 +182,12 @@ def _clip_gradients(ws, max_norm: float, gradient_scale: float) -> float:
 # -- checkpoints ----------------------------------------------------------------------------------------
 
 def _check_checkpoint_options(checkpoint, checkpoint_every):
+    """``(path or None, "epoch" | k | None)``, or a DeltapropError naming the bad argument."""
+    if checkpoint_every is not None and checkpoint_every != "epoch" and (
+            isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, numbers.Integral)
+            or checkpoint_every < 1):
+        raise DeltapropError(f"checkpoint_every={checkpoint_every!r} must be 'epoch', a positive number of batches, "
+                             "or None (only when interrupted)")
     if checkpoint is None:
         return None, None
     if not isinstance(checkpoint, (str, os.PathLike)):
@@ -192,12 +198,7 @@ def _check_checkpoint_options(checkpoint, checkpoint_every):
         raise DeltapropError(f"checkpoint={checkpoint!r}: the directory {directory} does not exist")
     if os.path.isdir(checkpoint):
         raise DeltapropError(f"checkpoint={checkpoint!r} is a directory; give a file path such as run/checkpoint.npz")
-    if checkpoint_every is None or checkpoint_every == "epoch":
-        return checkpoint, checkpoint_every
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, numbers.Integral) or checkpoint_every < 1:
-        raise DeltapropError(f"checkpoint_every={checkpoint_every!r} must be 'epoch', a positive number of batches, "
-                             "or None (only when interrupted)")
-    return checkpoint, int(checkpoint_every)
+    return checkpoint, checkpoint_every if checkpoint_every in (None, "epoch") else int(checkpoint_every)
 
 
 def _load_resume(resume):
