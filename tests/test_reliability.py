@@ -38,7 +38,7 @@ if os.environ.get("SLOW_WRITES"):
         for start in range(0, len(data), 512):
             handle.write(data[start:start + 512])
             handle.flush()
-            time.sleep(0.004)
+            time.sleep(0.01)
 
     np.savez = slow_savez
 else:
@@ -107,7 +107,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path):
     # 2. during a checkpoint write: the half-written temporary is there, the checkpoint is intact
     worker = _start(tmp_path, "resume", slow=True)
     assert _read_until(worker, "writing", 2)
-    time.sleep(0.02)
+    time.sleep(0.015)
     _kill(worker)
     assert any(str(worker.pid) in name for name in _temporaries(tmp_path)), "the kill missed the write"
     second = load_checkpoint(tmp_path / "checkpoint.npz")
