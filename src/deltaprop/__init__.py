@@ -26,6 +26,8 @@ from .layers import Dense
 from .network import Network
 from .optim import SGD, Adam, Optimizer
 from .propagation import Gradient
+from .training import TrainingInterrupted
+from .checkpoint import Checkpoint, load_checkpoint
 
 __version__ = "0.1.0"
 
@@ -36,6 +38,7 @@ __all__ = [
     "Activation",
     "Adam",
     "CSVLogger",
+    "Checkpoint",
     "Callback",
     "Cost",
     "DataError",
@@ -54,10 +57,12 @@ __all__ = [
     "Optimizer",
     "SGD",
     "ShapeError",
+    "TrainingInterrupted",
     "UnknownNameError",
     "get_activation",
     "get_cost",
     "gradcheck",
     "load",
+    "load_checkpoint",
     "save",
 ]

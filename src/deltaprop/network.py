@@ -261,12 +261,31 @@ class Network:
         callbacks : list of deltaprop.callbacks.Callback, optional
         optimizer : deltaprop.optim.Optimizer, optional
             Default ``SGD(eta)``, plain SGD as above.
+        checkpoint : path, optional
+            Write the run's state there atomically (weights, optimizer, random state, position,
+            history) every ``checkpoint_every`` (``"epoch"``, default; ``k`` batches; ``None``:
+            only on Ctrl-C) and at the end; see :mod:`deltaprop.checkpoint`.
+        resume : path or Checkpoint, optional
+            Continue a checkpointed run; the result is bit-identical to an uninterrupted run.
+            ``epochs`` is then the total, epochs already done included.
+        max_grad_norm : float, optional
+            Clip each batch's gradient (all weights and biases together) to this norm.
 
         Returns
         -------
         History
             ``history.history`` holds per-epoch lists: ``cost`` (mean batch cost over the epoch),
             ``val_cost`` and ``val_accuracy`` with validation data.
+
+        Raises
+        ------
+        DeltapropError
+            For bad input, before any parameter changes.
+        DivergenceError
+            When a cost, gradient or weight becomes NaN or infinite; the network keeps its last
+            finite weights, and the message names the epoch and batch and suggests a smaller eta.
+        TrainingInterrupted
+            After Ctrl-C, once the current batch is done and the checkpoint written.
         """
         return training.fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                    validation_data=validation_data, shuffle=shuffle, seed=seed,
