@@ -55,11 +55,11 @@ class Activation:
 
     def forward(self, z, out=None):
         """Return ``a = g(z)``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def prime(self, z, a, out=None):
         """Return ``g'(z)`` elementwise (only for elementwise activations)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define prime()")
 
     def backward(self, z, a, grad_a, out=None, scratch=None):
         """Return ``dC/dz`` from ``dC/da``: ``grad_a (.) g'(z)`` for an elementwise ``g``.

@@ -43,7 +43,7 @@ class Cost:
 
     def per_example(self, a, y):
         """Return ``C_x`` for each row, shape ``(m,)``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define per_example()")
 
     def value(self, a, y) -> float:
         """Return the batch cost ``C = mean_x C_x``."""
@@ -59,7 +59,7 @@ class Cost:
 
     def grad_a(self, a, y, out=None):
         """Return ``grad_a C_x`` for each row, shape ``(m, n_L)``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define grad_a()")
 
     def __repr__(self):
         return f"<cost {self.name}>"

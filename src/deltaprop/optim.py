@@ -65,7 +65,7 @@ class Optimizer:
 
     def step(self, layers, nabla_w, nabla_b, l2: float = 0.0) -> None:
         """Update every ``layer.W`` and ``layer.b``; ``l2 = lmbda / n`` is the L2 strength."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
 
     # -- state -------------------------------------------------------------------------------
 
