@@ -128,3 +128,22 @@ def speed_probe(repeat: int = 3) -> float:
             np.multiply(v, v, out=v)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def epoch_timer():
+    """A deltaprop callback that times each epoch inside one ``fit`` call, as a user trains."""
+    import time
+
+    import deltaprop
+
+    class EpochTimer(deltaprop.Callback):
+        def __init__(self):
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    return EpochTimer()

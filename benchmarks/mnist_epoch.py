@@ -20,7 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from machine import blas_kernel, reexec_for_benchmark  # noqa: E402
+from machine import blas_kernel, epoch_timer, reexec_for_benchmark  # noqa: E402
 
 
 def main(argv=None):
@@ -43,17 +43,7 @@ def main(argv=None):
     def network():
         return deltaprop.Network([784, 30, 10], activation="sigmoid", cost="quadratic", init="standard_normal", seed=0)
 
-    class EpochTimer(deltaprop.Callback):
-        def __init__(self):
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    batched, timer = network(), EpochTimer()
+    batched, timer = network(), epoch_timer()
     batched.fit(X_train, Y_train, epochs=1 + args.epochs, batch_size=10, eta=3.0, seed=0, callbacks=[timer])
     t_batched = statistics.median(timer.times[1:])
 

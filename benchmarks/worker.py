@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import cells as cells_module
-from machine import OtherLoad, peak_rss_mb, rss_mb
+from machine import OtherLoad, epoch_timer, peak_rss_mb, rss_mb
 
 INSTALL = {"torch": "pip install torch==2.13.0", "sklearn": "pip install scikit-learn"}
 MARK = "RESULT "
@@ -47,20 +47,7 @@ def run_deltaprop(cell, X, labels, Y, epochs, warmup):
 
     net = deltaprop.Network(list(cell.sizes), activation=cell.hidden, output_activation=cell.output,
                             cost=cell.cost, init=cell.init, seed=0)
-
-    class EpochTimer(deltaprop.Callback):
-        """Times each epoch inside one ``fit`` call, as a user trains (validation once)."""
-
-        def __init__(self):
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    timer = EpochTimer()
+    timer = epoch_timer()
     net.fit(X, Y, epochs=warmup + epochs, batch_size=cell.batch_size, eta=cell.eta, seed=0, callbacks=[timer])
     return timer.times[warmup:]
 
