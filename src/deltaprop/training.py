@@ -260,7 +260,8 @@ class _Run:
         from .checkpoint import Checkpoint, save_checkpoint  # files sit above the core: imported on use
 
         if not _weights_finite(self.net):
-            self.diverge(None, "a weight is NaN or infinite")
+            # mid-epoch, the damage was done by the batch just finished (batch self.batch - 1)
+            self.diverge(None if at_epoch_end else self.batch - 1, "a weight is NaN or infinite")
         if at_epoch_end:
             epoch, batch, rng, epoch_cost = self.epoch + 1, 0, self.rng, 0.0
         else:
