@@ -12,8 +12,8 @@ temporary directory in 64 MB chunks, opens it with ``np.load(path, mmap_mode="r"
   what copying the array would have grown to 2 GB;
 * the peak of ``RssFile``: pages of files mapped into the process and resident in the page
   cache. Pages of the memmap that training (or the finiteness check of ``fit``) has read stay
-  counted here while the machine has memory to spare; the kernel drops them under pressure and
-  reads them back on demand, so they are cache, not a copy. The last line shows the RSS once
+  counted here while the machine has memory to spare. ``fit`` reads a whole-file memmap with
+  positioned reads (``deltaprop.filerows``), so almost none are. The last line shows the RSS once
   they are unmapped (``madvise(MADV_DONTNEED)``).
 
 The file is deleted at the end unless ``--keep``. Linux only (``/proc``).
@@ -65,16 +65,18 @@ class Sampler(threading.Thread):
 
 
 def write_inputs(path, gigabytes: float, seed: int = 0) -> int:
-    """Write ``gigabytes`` of uniform float32 rows to the .npy ``path`` in chunks; return the row count."""
+    """Write ``gigabytes`` of uniform float32 rows to the .npy ``path`` in chunks; return the row count.
+
+    Plain writes, not a writable memmap: the file's pages never enter this process, so VmHWM,
+    the peak over the process's whole life, measures training alone.
+    """
     n = int(gigabytes * 2**30) // (FEATURES * 4)
-    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, FEATURES))
     rng = np.random.default_rng(seed)
     chunk = (64 << 20) // (FEATURES * 4)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        X[start:stop] = rng.random((stop - start, FEATURES), dtype=np.float32)
-    X.flush()
-    del X
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (n, FEATURES)})
+        for start in range(0, n, chunk):
+            rng.random((min(chunk, n - start), FEATURES), dtype=np.float32).tofile(handle)
     return n
 
 

@@ -24,6 +24,7 @@ A long run is protected without slowing the step (each guard costs a comparison 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import numbers
@@ -36,6 +37,7 @@ import numpy as np
 from . import propagation
 from .callbacks import Callback, CallbackList, History
 from .errors import DeltapropError, DivergenceError, NonFiniteError
+from .filerows import RowReader, open_rows
 from .initializers import as_generator
 from .optim import SGD, Optimizer
 from .validation import all_finite, check_non_negative, check_positive, check_same_length
@@ -68,6 +70,8 @@ def batches(n: int, batch_size: int, order=None, first: int = 0):
 
 def _gather(source, index, buffer):
     """Rows ``source[index]`` into ``buffer`` (no copy for a slice of the right dtype)."""
+    if type(source) is RowReader:  # a memmapped file: positioned reads, nothing mapped in
+        return source.read(index, buffer)
     same_dtype = source.dtype == buffer.dtype
     if type(index) is slice and same_dtype:
         return source[index]
@@ -369,13 +373,15 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     net.optimizer = optimizer  # callbacks (LearningRateScheduler, checkpoints) reach it here
     # NOTE: overflow warnings are silenced: the loop detects every NaN and infinity itself and
     # stops with a message that says where and what to do, which the warnings would only precede.
-    with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    rows = open_rows(x) if x.dtype == net.dtype else None  # a memmap: read batches without mapping them in
+    with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            (rows or contextlib.nullcontext()):
         callbacks.on_train_begin()
         for epoch in range(run.epoch, epochs):
             if run.batch == 0:
                 callbacks.on_epoch_begin(epoch)
             order = run.start_epoch(epoch, shuffle)
-            _run_batches(run, x, y, order, callbacks, interrupt)
+            _run_batches(run, rows or x, y, order, callbacks, interrupt)
             _end_epoch(run, validation, callbacks, interrupt, last=epoch == epochs - 1)
             if net.stop_training:
                 break

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from .filerows import open_rows
 from .errors import DeltapropError, NonFiniteError, ShapeError
 
 __all__ = ["as_inputs", "as_targets", "check_same_length", "check_positive", "all_finite", "as_dtype"]
@@ -29,7 +30,16 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def all_finite(array) -> bool:
-    """True if ``array`` holds no NaN or infinity; scans in blocks so a memmap is never copied whole."""
+    """True if ``array`` holds no NaN or infinity; scans in blocks so a memmap is never copied whole.
+
+    A whole-file memmap is read with positioned reads (:mod:`deltaprop.filerows`), so the scan
+    leaves none of the file resident in the process.
+    """
+    rows = open_rows(array)
+    if rows is not None:
+        with rows:
+            per_block = max(1, (1 << 16) // max(1, array.shape[1]))  # 64 Ki elements a read
+            return all(np.isfinite(block).all() for block in rows.blocks(per_block))
     flat = array.reshape(-1) if array.flags.c_contiguous else None
     if flat is None or flat.size <= _BLOCK:
         return bool(np.isfinite(array).all())

@@ -1,0 +1,77 @@
+"""Rows of a memory-mapped array, read with positioned reads instead of through the mapping.
+
+Reading an ``np.memmap`` through its mapping leaves every page it touched counted in the
+process's resident memory (RSS) for as long as the machine has memory to spare: one shuffled
+epoch over a 2 GB file ends with all 2 GB resident. :class:`RowReader` copies just the rows a
+batch needs into a buffer with ``os.preadv``; the file's pages then stay in the kernel's page
+cache, outside the process.
+
+Used for a whole-file memmap, as ``np.load(path, mmap_mode="r")`` gives; any other array (a view
+of a memmap included) is read as usual.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+__all__ = ["RowReader", "open_rows"]
+
+
+def open_rows(array):
+    """A :class:`RowReader` over ``array`` if it is a whole 2-D C-ordered memmap of a file, else None."""
+    if (isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename
+            and array.ndim == 2 and array.flags.c_contiguous and hasattr(os, "preadv")):
+        return RowReader(array)
+    return None
+
+
+class RowReader:
+    """Reads rows of the ``(n, k)`` array stored in a file at ``offset`` (C order, no padding)."""
+
+    def __init__(self, array: np.memmap):
+        self.shape, self.dtype = array.shape, array.dtype
+        self.offset = array.offset  # where the data start in the file (after the .npy header)
+        self.row_bytes = array.shape[1] * array.dtype.itemsize
+        self.fd = os.open(array.filename, os.O_RDONLY)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _read(self, out_bytes: memoryview, position: int) -> None:
+        while len(out_bytes):  # preadv may return fewer bytes than asked: read the rest
+            done = os.preadv(self.fd, [out_bytes], position)
+            if done == 0:
+                raise OSError(f"unexpected end of file reading rows at byte {position}")
+            out_bytes, position = out_bytes[done:], position + done
+
+    def read(self, index, out: np.ndarray) -> np.ndarray:
+        """Rows ``index`` (a slice or integer array) into ``out`` (C order, this dtype); return ``out``."""
+        flat = memoryview(out).cast("B")
+        if isinstance(index, slice):
+            self._read(flat, self.offset + index.start * self.row_bytes)  # one contiguous block
+            return out
+        row_bytes = self.row_bytes
+        for j, i in enumerate(index.tolist()):
+            self._read(flat[j * row_bytes : (j + 1) * row_bytes], self.offset + i * row_bytes)
+        return out
+
+    def blocks(self, rows_per_block: int):
+        """Yield the array in consecutive blocks of rows (a reused buffer), for a scan."""
+        buffer = np.empty((rows_per_block, self.shape[1]), self.dtype)
+        for start in range(0, self.shape[0], rows_per_block):
+            stop = min(start + rows_per_block, self.shape[0])
+            yield self.read(slice(start, stop), buffer[: stop - start])
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
