@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "deltaprop"
-CORE = ["activations", "costs", "errors", "gradcheck", "initializers", "layers", "network",
+CORE = ["activations", "costs", "errors", "filerows", "gradcheck", "initializers", "layers", "network",
         "optim", "callbacks", "per_example", "propagation", "training", "validation"]
 FORBIDDEN_IN_CORE = {"sklearn", "matplotlib", "tqdm", "onnx", "torch", "scipy", "deltaprop.cli",
                      "deltaprop.plots", "deltaprop.data", "deltaprop.autodiff", "deltaprop.progress"}
