@@ -5,7 +5,7 @@
 For every cell of ``cells.py`` and every assignment of "one column per example" (C) or "one row
 per example" (R) to its layers, times one SGD step of the real code (``feedforward``, the cost,
 ``backward``, the optimizer's step) on cached batches, interleaving the orders and keeping each
-one's best of ``--rounds``. The rule in ``deltaprop.propagation.by_columns`` was read off these
+one's best of ``--rounds``. The rule in ``deltaprop.core.propagation.by_columns`` was read off these
 figures; ``rule`` marks its choice. Writes ``benchmarks/results/layouts.md``.
 """
 
@@ -24,13 +24,12 @@ from machine import OtherLoad, blas_kernel, reexec_for_benchmark  # noqa: E402
 
 
 def time_orders(cell, rounds):
+    import cells
     import numpy as np
 
     import deltaprop
-    from deltaprop import propagation
-    from deltaprop.training import _gather
-
-    import cells
+    from deltaprop.core import propagation, workspace
+    from deltaprop.train.loop import _gather
 
     X, _, Y = cells.synthetic(4000)
     net = deltaprop.Network(list(cell.sizes), activation=cell.hidden, output_activation=cell.output, cost=cell.cost, seed=0)
@@ -51,9 +50,9 @@ def time_orders(cell, rounds):
 
     steps = {}
     for columns in itertools.product([True, False], repeat=len(layers)):
-        ws = propagation.Workspace(layers, m, net.dtype, columns=columns)
+        ws = workspace.Workspace(layers, m, net.dtype, columns=columns)
         steps["".join("C" if c else "R" for c in columns)] = (lambda ws=ws: step_with(ws))
-    rule = "".join("C" if c else "R" for c in propagation.Workspace(layers, m, net.dtype).columns)
+    rule = "".join("C" if c else "R" for c in workspace.Workspace(layers, m, net.dtype).columns)
     macs = m * sum(i * o for i, o in zip(cell.sizes[:-1], cell.sizes[1:]))
     repeat = min(400, max(20, int(2e8 / macs)))
     best = dict.fromkeys(steps, float("inf"))

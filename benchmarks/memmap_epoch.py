@@ -13,7 +13,7 @@ temporary directory in 64 MB chunks, opens it with ``np.load(path, mmap_mode="r"
 * the peak of ``RssFile``: pages of files mapped into the process and resident in the page
   cache. Pages of the memmap that training (or the finiteness check of ``fit``) has read stay
   counted here while the machine has memory to spare. ``fit`` reads a whole-file memmap with
-  positioned reads (``deltaprop.filerows``), so almost none are. The last line shows the RSS once
+  positioned reads (``deltaprop.core.rows``), so almost none are. The last line shows the RSS once
   they are unmapped (``madvise(MADV_DONTNEED)``).
 
 The file is deleted at the end unless ``--keep``. Linux only (``/proc``).

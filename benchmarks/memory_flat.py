@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 import deltaprop
-from deltaprop.callbacks import Callback
+from deltaprop.train.callbacks import Callback
 
 
 def rss_kib() -> int:

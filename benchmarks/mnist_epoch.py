@@ -33,8 +33,8 @@ def main(argv=None):
     import numpy as np
 
     import deltaprop
+    from deltaprop.core.per_example import sgd_epoch_per_example
     from deltaprop.data import load_mnist
-    from deltaprop.per_example import sgd_epoch_per_example
 
     X, labels = load_mnist(args.data, "test")
     X_train, y_train, X_test, y_test = X[:8000], labels[:8000], X[8000:], labels[8000:]

@@ -8,7 +8,7 @@ different libraries never share a process::
 Implementations: ``deltaprop`` (``Network.fit``), ``torch`` (a plain ``nn.Sequential`` +
 ``torch.optim.SGD`` loop), ``sklearn`` (``MLPClassifier``, solver sgd, momentum 0, one
 ``partial_fit`` per epoch), ``numpy`` (``reference_numpy.py``), ``per_example``
-(``deltaprop.per_example.sgd_epoch_per_example``) and ``gemm`` (only the matrix products of
+(``deltaprop.core.per_example.sgd_epoch_per_example``) and ``gemm`` (only the matrix products of
 the cell, each in its fastest layout: the NumPy GEMM floor of an epoch).
 """
 
@@ -20,9 +20,8 @@ import json
 import sys
 import time
 
-import numpy as np
-
 import cells as cells_module
+import numpy as np
 from machine import OtherLoad, epoch_timer, peak_rss_mb, rss_mb
 
 INSTALL = {"torch": "pip install torch==2.13.0", "sklearn": "pip install scikit-learn"}
@@ -54,7 +53,7 @@ def run_deltaprop(cell, X, labels, Y, epochs, warmup):
 
 def run_per_example(cell, X, labels, Y, epochs, warmup):
     import deltaprop
-    from deltaprop.per_example import sgd_epoch_per_example
+    from deltaprop.core.per_example import sgd_epoch_per_example
 
     net = deltaprop.Network(list(cell.sizes), activation=cell.hidden, output_activation=cell.output,
                             cost=cell.cost, init=cell.init, seed=0)

@@ -279,7 +279,7 @@ def test_tensor_rejects_non_numbers():
 
 
 def test_relu_and_leaky_relu_derivatives_at_zero_follow_the_core():
-    # Oracle: deltaprop.activations' derivatives, which take relu'(0) = 0 and leaky_relu'(0) = slope.
+    # Oracle: deltaprop.core.activations' derivatives, which take relu'(0) = 0 and leaky_relu'(0) = slope.
     from deltaprop import ACTIVATIONS
 
     z = np.array([-1.0, 0.0, 2.0])

@@ -5,8 +5,8 @@ import pytest
 
 from deltaprop import Network
 from deltaprop.autodiff import Tensor, grad, hessian, hvp, numerical_grad, value_and_grad, vjp
+from deltaprop.core.gradcheck import relative_error
 from deltaprop.errors import ShapeError
-from deltaprop.gradcheck import relative_error
 
 rng = np.random.default_rng(0)
 

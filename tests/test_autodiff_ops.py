@@ -3,7 +3,7 @@ random expressions built by hypothesis.
 
 Oracle throughout: central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = 1e-6`` on
 every input entry, compared by the relative error ``||analytic - numeric|| / (||analytic|| +
-||numeric||)`` (deltaprop.gradcheck.relative_error). Each operation's output is weighted by a fixed
+||numeric||)`` (deltaprop.core.gradcheck.relative_error). Each operation's output is weighted by a fixed
 random array before summing, so a rule that mixed up entries of its output would be caught.
 """
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deltaprop.autodiff import Tensor, check_grads, grad, numerical_grad, softmax
-from deltaprop.gradcheck import relative_error
+from deltaprop.core.gradcheck import relative_error
 
 TOLERANCE = 1e-6
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.activations import ACTIVATIONS, get_activation
-from deltaprop.costs import COSTS, get_cost
-from deltaprop.propagation import output_error
+from deltaprop.core.activations import ACTIVATIONS, get_activation
+from deltaprop.core.costs import COSTS, get_cost
+from deltaprop.core.propagation import output_error
 from tests.conftest import random_problem
 
 
@@ -120,7 +120,7 @@ def test_float32_gradient_agrees_with_float64():
 
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     # The check must be able to fail: corrupt the sigmoid derivative and expect a large error.
-    from deltaprop.activations import Sigmoid
+    from deltaprop.core.activations import Sigmoid
 
     net, X, Y = random_network("sigmoid", "sigmoid", "quadratic", seed=1, depth=3)
     monkeypatch.setattr(Sigmoid, "prime", lambda self, z, a, out=None: np.multiply(a, 1.1 - a, out=out))

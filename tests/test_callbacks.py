@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from deltaprop import Network
-from deltaprop.callbacks import (
+from deltaprop.errors import DeltapropError
+from deltaprop.train.callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
 )
-from deltaprop.errors import DeltapropError
-from deltaprop.optim import SGD
+from deltaprop.train.optim import SGD
 
 
 class Recorder(Callback):
@@ -119,7 +119,7 @@ def test_monitoring_a_metric_fit_does_not_log_says_what_to_do():
 
 def test_checkpoint_save_best_only_writes_only_on_improvement(tmp_path, digits_overfit):
     # Oracle: the epochs where the recorded val_cost sets a new running minimum, found independently.
-    from deltaprop.io import load
+    from deltaprop.files.model import load
 
     train, validation = digits_overfit
     net, recorder = _softmax_net(), Recorder()

@@ -14,9 +14,10 @@ import pytest
 
 import deltaprop
 from deltaprop import SGD, Adam, Callback, DivergenceError
-from deltaprop.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from deltaprop.errors import DeltapropError, ModelFileError, NonFiniteError
-from deltaprop.training import TrainingInterrupted, _clip_gradients
+from deltaprop.files.checkpoint import load_checkpoint, save_checkpoint
+from deltaprop.train.checkpoint import Checkpoint
+from deltaprop.train.run import TrainingInterrupted, clip_gradients
 
 SIZES = [5, 7, 3]
 
@@ -255,11 +256,11 @@ def test_clipping_matches_a_hand_computed_step():
 def test_a_non_finite_gradient_norm_is_reported_not_clipped():
     # Oracle: the norms by hand, sqrt(1 + inf^2) = inf and sqrt(3^2 + 4^2) 1e30 = 5e30.
     buffers = SimpleNamespace(nabla_w=[np.array([[1.0, np.inf]])], nabla_b=[np.array([0.0])])
-    assert _clip_gradients(buffers, 1.0, 1.0) == np.inf
+    assert clip_gradients(buffers.nabla_w, buffers.nabla_b, 1.0, 1.0) == np.inf
     assert np.array_equal(buffers.nabla_w[0], [[1.0, np.inf]])  # left for the caller to stop on
     buffers.nabla_w = [np.array([[3e30, 4e30]], dtype=np.float32)]  # the float32 sum of squares overflows
     with np.errstate(over="ignore"):  # as inside fit
-        assert _clip_gradients(buffers, 1.0, 1.0) == pytest.approx(5e30, rel=1e-6)
+        assert clip_gradients(buffers.nabla_w, buffers.nabla_b, 1.0, 1.0) == pytest.approx(5e30, rel=1e-6)
     assert np.all(np.isfinite(buffers.nabla_w[0])) and np.linalg.norm(buffers.nabla_w[0]) == pytest.approx(1.0)
 
 

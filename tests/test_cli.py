@@ -80,7 +80,7 @@ def test_train_with_diagnostics_and_options(tmp_path):
     assert {f"{kind}[{i}]" for kind in ("grad_norm", "saturation") for i in range(3)} <= set(header)
     for name in ["learning_curve.png", "gradient_norms.png", "saturation.png"]:
         assert_png_has_content(tmp_path / "run" / name)
-    from deltaprop.io import load, read_metadata
+    from deltaprop.files.model import load, read_metadata
 
     net = load(tmp_path / "run" / "model.npz")
     assert net.sizes == [64, 20, 20, 10] and net.dtype == np.float64
@@ -139,7 +139,7 @@ def test_evaluate_on_another_split(trained):
 
 def test_predict_csv_and_npy_rows(trained, tmp_path):
     from deltaprop.data import load_digits
-    from deltaprop.io import load
+    from deltaprop.files.model import load
 
     cwd, _ = trained
     model = cwd / "runs/latest/model.npz"

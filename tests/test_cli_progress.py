@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 import deltaprop
-from deltaprop.progress import EpochLog, ProgressBar, epoch_summary
+from deltaprop.cli.progress import EpochLog, ProgressBar, epoch_summary
 
 
 def _problem():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deltaprop.costs import COSTS, get_cost
+from deltaprop.core.costs import COSTS, get_cost
 
 RNG = np.random.default_rng(0)
 A = RNG.uniform(0.1, 0.9, (4, 3))

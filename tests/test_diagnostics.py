@@ -5,9 +5,9 @@ import pytest
 
 import deltaprop
 from deltaprop import Dense, Network
+from deltaprop.core.gradcheck import numerical_gradient
 from deltaprop.data import load_digits
-from deltaprop.diagnostics import MAX_DERIVATIVE, Diagnostics, measure
-from deltaprop.gradcheck import numerical_gradient
+from deltaprop.train.diagnostics import MAX_DERIVATIVE, Diagnostics, measure
 
 
 def _one_layer(activation, z):

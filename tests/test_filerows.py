@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.filerows import open_rows
+from deltaprop.core.rows import open_rows
 
 
 @pytest.fixture

@@ -21,10 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deltaprop
-from deltaprop.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from deltaprop.errors import ModelFileError
-from deltaprop.io import MAX_METADATA_BYTES, read_metadata
-from deltaprop.optim import SGD, Adam
+from deltaprop.files.archive import MAX_METADATA_BYTES
+from deltaprop.files.checkpoint import load_checkpoint, save_checkpoint
+from deltaprop.files.model import read_metadata
+from deltaprop.train.checkpoint import Checkpoint
+from deltaprop.train.optim import SGD, Adam
 
 FUZZ = settings(max_examples=400, deadline=1000, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])

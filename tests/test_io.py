@@ -1,4 +1,4 @@
-"""Saved models (deltaprop.io): exact round trips, and every kind of bad file refused with a clear error."""
+"""Saved models (deltaprop.files.model): exact round trips, and every kind of bad file refused with a clear error."""
 
 import json
 import os
@@ -10,7 +10,9 @@ import pytest
 
 import deltaprop
 from deltaprop import ACTIVATIONS, COSTS, ModelFileError, Network
-from deltaprop.io import FORMAT_VERSION, atomic_write, load, load_history, read_metadata, save, save_history
+from deltaprop.atomic import atomic_write
+from deltaprop.files.history import load_history, save_history
+from deltaprop.files.model import FORMAT_VERSION, load, read_metadata, save
 
 DTYPES = ["float32", "float64"]
 
@@ -37,7 +39,7 @@ def test_round_trip_reproduces_predictions_exactly(tmp_path, hidden, output, cos
     net = Network([3, 4, 2], activation=hidden, output_activation=output, cost=cost, seed=7, dtype=dtype)
     path = tmp_path / "model.npz"
     net.save(path)
-    back = deltaprop.io.load(path)
+    back = deltaprop.files.model.load(path)
     X = np.random.default_rng(0).standard_normal((6, 3))
     assert back.dtype == net.dtype
     assert [layer.activation.name for layer in back.layers] == [layer.activation.name for layer in net.layers]

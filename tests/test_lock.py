@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from deltaprop import lock as lock_module
+from deltaprop.atomic import remove_stale_temporaries
 from deltaprop.errors import DeltapropError
-from deltaprop.io import remove_stale_temporaries
-from deltaprop.lock import LOCK_NAME, DirectoryLock, LockedError, pid_alive
+from deltaprop.files import lock as lock_module
+from deltaprop.files.lock import LOCK_NAME, DirectoryLock, LockedError, pid_alive
 
 HOLD = """
 import sys, time
-from deltaprop.lock import DirectoryLock
+from deltaprop.files.lock import DirectoryLock
 lock = DirectoryLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(60)

@@ -5,7 +5,7 @@ import pytest
 
 from deltaprop import Dense, Network
 from deltaprop.errors import DeltapropError, ShapeError
-from deltaprop.optim import SGD, Adam, get_optimizer, optimizer_from_state
+from deltaprop.train.optim import SGD, Adam, get_optimizer, optimizer_from_state
 
 
 def _one_weight_net(w=1.0, b=0.0):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.io import save_history
-from deltaprop.plots import (
+from deltaprop.cli.plots import (
     confusion_matrix,
     layer_columns,
     plot_confusion_matrix,
@@ -16,6 +15,7 @@ from deltaprop.plots import (
     plot_learning_curves,
     plot_saturation,
 )
+from deltaprop.files.history import save_history
 
 
 def assert_png_has_content(path):
@@ -70,7 +70,7 @@ def test_plots_read_a_saved_history_and_a_fit_history(tmp_path):
     history = deltaprop.Network([4, 3, 2], seed=0).fit(X, y, epochs=3, validation_data=(X, y))
     plot_learning_curves(history, tmp_path / "a.png")
     save_history(history, tmp_path / "history.csv")
-    plot_learning_curves(deltaprop.io.load_history(tmp_path / "history.csv"), tmp_path / "b.png")
+    plot_learning_curves(deltaprop.files.history.load_history(tmp_path / "history.csv"), tmp_path / "b.png")
     assert_png_has_content(tmp_path / "a.png")
     assert_png_has_content(tmp_path / "b.png")
 

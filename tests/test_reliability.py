@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.checkpoint import load_checkpoint
+from deltaprop.files.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

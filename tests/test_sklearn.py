@@ -9,8 +9,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from deltaprop.optim import Adam
 from deltaprop.sklearn import DeltapropClassifier, DeltapropRegressor
+from deltaprop.train.optim import Adam
 
 # Expected failures: none. Every check of parametrize_with_checks passes for these estimators.
 # (scikit-learn itself skips check_array_api_input unless SCIPY_ARRAY_API=1, and the

@@ -4,16 +4,16 @@ The oracle of most tests here is an independent, deliberately plain implementati
 mini-batch SGD (``plain_sgd`` below: rows are examples, ``A @ W.T``, fresh arrays everywhere, no
 workspace, no shortcut, no folded learning rate) driven by the same shuffling: one
 ``numpy.random.Generator.permutation`` per epoch from the same seed, batches in order. The
-per-example form of :mod:`deltaprop.per_example` is a second oracle. No timing is asserted.
+per-example form of :mod:`deltaprop.core.per_example` is a second oracle. No timing is asserted.
 """
 
 import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop import propagation
-from deltaprop.costs import COSTS
-from deltaprop.per_example import sgd_epoch_per_example
+from deltaprop.core import propagation, workspace
+from deltaprop.core.costs import COSTS
+from deltaprop.core.per_example import sgd_epoch_per_example
 
 # -- the oracle: SGD written out plainly ------------------------------------------------------------
 
@@ -160,7 +160,7 @@ def test_float32_fit_stays_within_float32_rounding_of_plain_sgd(sizes, hidden, o
 
 
 def test_fit_gives_the_weights_of_the_per_example_form():
-    # Oracle: deltaprop.per_example, Nielsen's network.py loop (one column vector at a time),
+    # Oracle: deltaprop.core.per_example, Nielsen's network.py loop (one column vector at a time),
     # which shares no propagation code with fit; same generator, so the same permutations.
     sizes, hidden, output, cost = CASES[0]
     X, Y = _problem(sizes)
@@ -237,11 +237,11 @@ def test_cost_total_is_m_times_the_batch_cost_in_any_storage_order(name, dtype):
 
 @pytest.mark.parametrize("columns", [(True, True, True), (False, False, False), (True, False, True), (False, True, False)])
 def test_every_storage_order_of_the_workspace_gives_the_same_gradient(columns):
-    # Oracle: the per-example backprop of deltaprop.per_example, averaged over the batch.
+    # Oracle: the per-example backprop of deltaprop.core.per_example, averaged over the batch.
     net = deltaprop.Network([5, 6, 4, 3], activation="sigmoid", output_activation="softmax", cost="log_likelihood",
                             seed=0, dtype="float64")
     X, Y = _problem(net.sizes, n=9)
-    ws = propagation.Workspace(net.layers, 9, net.dtype, columns=columns)
+    ws = workspace.Workspace(net.layers, 9, net.dtype, columns=columns)
     propagation.feedforward(net.layers, X, ws)
     propagation.backward(net.layers, net.cost_function, Y, ws, scale=1 / 9)
     sums = [np.zeros_like(layer.W) for layer in net.layers]
@@ -258,7 +258,7 @@ def test_scaled_deltas_carry_the_scale_through_bp2():
     net = deltaprop.Network([5, 6, 4, 3], activation="relu", output_activation="sigmoid", cost="quadratic", seed=0,
                             dtype="float64")
     X, Y = _problem(net.sizes, n=6)
-    plain, scaled = (propagation.Workspace(net.layers, 6, net.dtype) for _ in range(2))
+    plain, scaled = (workspace.Workspace(net.layers, 6, net.dtype) for _ in range(2))
     for ws, flag in ((plain, False), (scaled, True)):
         propagation.feedforward(net.layers, X, ws)
         propagation.backward(net.layers, net.cost_function, Y, ws, scale=0.25, scaled_deltas=flag)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop import propagation
+from deltaprop.core import workspace
+from deltaprop.train import blas
 
 
 def _wide_problem():
-    # 512 x 256 = 131,072 weights at a batch of 4: the size propagation.bp4_on_one_thread picks
+    # 512 x 256 = 131,072 weights at a batch of 4: the size workspace.bp4_on_one_thread picks
     rng = np.random.default_rng(0)
     return rng.random((12, 256)), rng.integers(0, 3, 12)
 
@@ -27,9 +28,9 @@ def _train():
 def test_the_rule_picks_wide_layers_at_small_batches_only():
     # Oracle: the thresholds stated in bp4_on_one_thread's docstring (batch <= 32, >= 2^17 weights).
     wide, narrow = deltaprop.Dense(256, 512), deltaprop.Dense(784, 30)
-    assert propagation.bp4_on_one_thread(wide, 10)
-    assert not propagation.bp4_on_one_thread(wide, 128)
-    assert not propagation.bp4_on_one_thread(narrow, 10)
+    assert workspace.bp4_on_one_thread(wide, 10)
+    assert not workspace.bp4_on_one_thread(wide, 128)
+    assert not workspace.bp4_on_one_thread(narrow, 10)
 
 
 def test_one_thread_bp4_gives_the_same_weights_without_threadpoolctl(monkeypatch):
@@ -38,9 +39,9 @@ def test_one_thread_bp4_gives_the_same_weights_without_threadpoolctl(monkeypatch
     pytest.importorskip("threadpoolctl")
     with_threads = _train()
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # `import threadpoolctl` now raises ImportError
-    monkeypatch.setattr(propagation._OneBlasThread, "controllers", None)
+    monkeypatch.setattr(blas.OneBlasThread, "controllers", None)
     without = _train()
-    assert propagation._OneBlasThread.controllers == []
+    assert blas.OneBlasThread.controllers == []
     for a, b in zip(with_threads.layers, without.layers):
         np.testing.assert_allclose(a.W, b.W, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(a.b, b.b, rtol=1e-12, atol=1e-14)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.callbacks import Callback
+from deltaprop.train.callbacks import Callback
 from tests.conftest import random_problem
 
 

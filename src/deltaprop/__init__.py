@@ -7,9 +7,13 @@
 (3, 2)
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation
-from .callbacks import CSVLogger, Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint
-from .costs import COSTS, Cost, get_cost
+from .core.activations import ACTIVATIONS, Activation, get_activation
+from .core.costs import COSTS, Cost, get_cost
+from .core.gradcheck import GradcheckResult, gradcheck
+from .core.initializers import INITIALIZERS
+from .core.layers import Dense
+from .core.network import Network
+from .core.propagation import Gradient
 from .errors import (
     DataError,
     DeltapropError,
@@ -19,15 +23,12 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )
-from .gradcheck import GradcheckResult, gradcheck
-from .initializers import INITIALIZERS
-from .io import load, save
-from .layers import Dense
-from .network import Network
-from .optim import SGD, Adam, Optimizer
-from .propagation import Gradient
-from .training import TrainingInterrupted
-from .checkpoint import Checkpoint, load_checkpoint
+from .files.checkpoint import load_checkpoint
+from .files.model import load, save
+from .train.callbacks import Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint
+from .train.checkpoint import Checkpoint
+from .train.optim import SGD, Adam, Optimizer
+from .train.run import TrainingInterrupted
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""``python -m deltaprop`` runs the command line (see :mod:`deltaprop.cli`)."""
+"""``python -m deltaprop`` runs the command line (see :mod:`deltaprop.cli.main`)."""
 
 from .cli import main
 

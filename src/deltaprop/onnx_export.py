@@ -2,18 +2,10 @@
 
 Each layer ``z = W a + b``, ``a = g(z)`` becomes ``Gemm(a, W, b, transB=1)`` (ONNX's ``Gemm`` is
 ``Y = A B^T + C`` with ``transB=1``, and deltaprop's rows are examples, so ``W`` of shape
-``(n_out, n_in)`` is stored as it is) followed by the activation's operator:
-
-=============== ===================================
-deltaprop       ONNX operator
-=============== ===================================
-``sigmoid``     ``Sigmoid``
-``tanh``        ``Tanh``
-``relu``        ``Relu``
-``leaky_relu``  ``LeakyRelu`` (``alpha = 0.01``)
-``softmax``     ``Softmax`` (``axis = 1``)
-``identity``    none: the ``Gemm`` output is used as it is
-=============== ===================================
+``(n_out, n_in)`` is stored as it is) followed by the activation's operator, which each activation
+names itself (``Activation.onnx`` in :mod:`deltaprop.core.activations`): ``Sigmoid``, ``Relu``,
+``LeakyRelu`` with ``alpha = 0.01``, ``Softmax`` on axis 1, ``Softplus``, ...; the identity has
+none, its ``Gemm`` output is used as it is.
 
 The graph takes ``input`` of shape ``(batch, n_in)`` and returns ``output`` of shape
 ``(batch, n_L)``, the output activations ``a^L`` (probabilities for a softmax classifier; take
@@ -29,40 +21,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from .core.checks import as_dtype, is_count
+from .core.network import Network
 from .errors import DeltapropError
-from .network import Network
 from .state_dict import state_dict, torch_indices
-from .validation import as_dtype
 
-__all__ = ["ONNX_OPERATORS", "OPSET", "to_onnx"]
+__all__ = ["OPSET", "to_onnx"]
 
 OPSET = 13
 """The ONNX opset the graphs use: ``Softmax`` works on one axis since opset 13."""
 
-ONNX_OPERATORS = {
-    "sigmoid": ("Sigmoid", {}),
-    "tanh": ("Tanh", {}),
-    "relu": ("Relu", {}),
-    "leaky_relu": ("LeakyRelu", {"alpha": 0.01}),
-    "softmax": ("Softmax", {"axis": 1}),
-    "identity": None,
-}
-"""ONNX operator and attributes of each activation (``None``: no node)."""
-
-
 def _operator(activation, index: int):
-    op = ONNX_OPERATORS.get(activation.name, False)
-    if op is False:
-        exportable = ", ".join(repr(name) for name in ONNX_OPERATORS)
-        raise DeltapropError(
-            f"layer {index} has activation {activation.name!r}, which deltaprop cannot express in ONNX; "
-            f"exportable activations: {exportable}"
-        )
+    """The ONNX operator of ``net.layers[index]``'s activation (``Activation.onnx``; ``()``: no node)."""
+    if activation.onnx is None:
+        from .core.activations import ACTIVATIONS
+
+        exportable = ", ".join(repr(name) for name, g in ACTIVATIONS.items() if g.onnx is not None)
+        raise DeltapropError(f"layer {index} has activation {activation.name!r}, which deltaprop cannot express in "
+                             f"ONNX; exportable activations: {exportable}")
     if activation.name == "leaky_relu" and getattr(activation, "slope", 0.01) != 0.01:
         raise DeltapropError(
             f"layer {index}: leaky_relu with slope {activation.slope} is exported only with slope 0.01"
         )
-    return op
+    return activation.onnx
 
 
 def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, graph_name: str = "deltaprop"):
@@ -92,7 +73,7 @@ def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, gra
     """
     if not isinstance(net, Network):
         raise DeltapropError(f"to_onnx() takes a deltaprop.Network, got {type(net).__name__}")
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+    if not is_count(opset, minimum=13):
         raise DeltapropError(f"opset={opset!r} must be an integer >= 13 (Softmax over one axis)")
     dtype = as_dtype(dtype)
     operators = [_operator(layer.activation, i) for i, layer in enumerate(net.layers)]  # fail before importing onnx
@@ -107,10 +88,10 @@ def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, gra
     for i, (k, layer, op) in enumerate(zip(torch_indices(l.activation for l in net.layers), net.layers, operators)):
         W, b = f"{k}.weight", f"{k}.bias"
         initializers += [numpy_helper.from_array(weights[W], W), numpy_helper.from_array(weights[b], b)]
-        z = "output" if i == last and op is None else f"z{i}"
+        z = "output" if i == last and not op else f"z{i}"
         nodes.append(helper.make_node("Gemm", [a, W, b], [z], name=f"gemm{i}", transB=1))  # z = a W^T + b
         a = z
-        if op is not None:
+        if op:
             op_type, attributes = op
             a = "output" if i == last else f"a{i}"
             name = f"{layer.activation.name}{i}"
@@ -131,7 +112,7 @@ def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, gra
     })
     onnx.checker.check_model(model, full_check=True)
     if path is not None:
-        from .io import atomic_write
+        from .atomic import atomic_write
 
         with atomic_write(path, "wb") as handle:
             handle.write(model.SerializeToString())

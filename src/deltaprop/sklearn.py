@@ -33,13 +33,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .activations import ACTIVATIONS, get_activation
-from .callbacks import EarlyStopping
-from .costs import get_cost
+from .core.activations import ACTIVATIONS, get_activation
+from .core.checks import as_dtype, check_non_negative, check_positive, is_count
+from .core.costs import get_cost
+from .core.network import Network
 from .errors import DeltapropError, lookup
-from .network import Network
-from .optim import OPTIMIZERS, SGD, Optimizer, get_optimizer
-from .validation import as_dtype, check_non_negative, check_positive
+from .train.callbacks import EarlyStopping
+from .train.optim import OPTIMIZERS, SGD, Optimizer, get_optimizer
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -69,7 +69,7 @@ class _DeltapropEstimator(BaseEstimator):
         Classifier: ``"log_likelihood"``; regressor: ``"quadratic"`` (see :data:`deltaprop.COSTS`).
     init : str, default="auto"
         Weight initialiser (see :class:`deltaprop.Network`).
-    optimizer : {"adam", "sgd"} or deltaprop.optim.Optimizer, default="adam"
+    optimizer : {"adam", "sgd"} or deltaprop.train.optim.Optimizer, default="adam"
         An optimiser instance is copied at each ``fit``, never modified.
     eta : float, default=0.001
         Learning rate of the named optimiser (ignored for an instance).
@@ -98,7 +98,7 @@ class _DeltapropEstimator(BaseEstimator):
     ----------
     network_ : deltaprop.Network
         The trained network.
-    optimizer_ : deltaprop.optim.Optimizer
+    optimizer_ : deltaprop.train.optim.Optimizer
         The optimiser and its state (``partial_fit`` continues from it).
     history_ : dict
         Per-epoch lists: ``cost``, and ``val_cost`` (``val_accuracy``) with early stopping.
@@ -139,9 +139,9 @@ class _DeltapropEstimator(BaseEstimator):
     def _check_params(self):
         """Check every parameter, raising a ValueError that names the first bad one."""
         sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool) else sizes
+        sizes = (sizes,) if is_count(sizes) else sizes
         if not isinstance(sizes, (tuple, list)) or not all(
-            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in sizes
+            is_count(n, minimum=1) for n in sizes
         ):
             raise DeltapropError(
                 f"hidden_layer_sizes={self.hidden_layer_sizes!r} must be a tuple of positive integers, e.g. (100,)"

@@ -1,18 +1,11 @@
 """PyTorch-style state dicts: a network's weights under the names ``torch.nn.Sequential`` gives them.
 
 The equivalent PyTorch model of a :class:`~deltaprop.Network` is an ``nn.Sequential`` holding,
-for each layer in order, an ``nn.Linear(n_in, n_out)`` followed by its activation module:
-
-=============== ========================= ===================================================
-deltaprop       PyTorch module            note
-=============== ========================= ===================================================
-``sigmoid``     ``nn.Sigmoid()``
-``tanh``        ``nn.Tanh()``
-``relu``        ``nn.ReLU()``
-``leaky_relu``  ``nn.LeakyReLU(0.01)``    PyTorch's default ``negative_slope`` is also 0.01
-``softmax``     ``nn.Softmax(dim=1)``     rows are examples in both libraries
-``identity``    *(no module)*             the ``Linear`` is followed directly by the next one
-=============== ========================= ===================================================
+for each layer in order, an ``nn.Linear(n_in, n_out)`` followed by its activation module, which
+each activation names itself (``Activation.torch`` in :mod:`deltaprop.core.activations`):
+``nn.Sigmoid()``, ``nn.ReLU()``, ``nn.LeakyReLU(negative_slope=0.01)``, ``nn.Softmax(dim=1)``
+(rows are examples in both libraries), ``nn.Softplus()``, ...; the identity has no module, its
+``Linear`` is followed directly by the next one.
 
 **Naming rule.** ``nn.Sequential`` numbers its modules 0, 1, 2, ... in order, and a ``Linear``
 at position ``k`` contributes ``"k.weight"`` (``W``, shape ``(n_out, n_in)``, the same
@@ -39,14 +32,13 @@ import re
 
 import numpy as np
 
-from .activations import get_activation
+from .core.activations import ACTIVATIONS, get_activation
+from .core.checks import all_finite, as_dtype
+from .core.layers import Dense
+from .core.network import Network
 from .errors import DeltapropError, ModelFileError, NonFiniteError, ShapeError
-from .layers import Dense
-from .network import Network
-from .validation import all_finite, as_dtype
 
 __all__ = [
-    "TORCH_MODULES",
     "from_state_dict",
     "from_torch",
     "load_file",
@@ -57,16 +49,6 @@ __all__ = [
     "to_torch",
     "torch_indices",
 ]
-
-TORCH_MODULES = {
-    "sigmoid": "Sigmoid()",
-    "tanh": "Tanh()",
-    "relu": "ReLU()",
-    "leaky_relu": "LeakyReLU(negative_slope=0.01)",
-    "softmax": "Softmax(dim=1)",
-    "identity": None,
-}
-"""The ``torch.nn`` module of each activation (``None``: no module, the identity)."""
 
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
@@ -82,9 +64,9 @@ def torch_indices(activations) -> list[int]:
     [0, 2, 3, 5]
     """
     indices, k = [], 0
-    for name in _activation_names(activations):
+    for activation in activations:
         indices.append(k)
-        k += 1 if name == "identity" else 2
+        k += 2 if get_activation(activation).torch else 1  # a Linear, then its module if it has one
     return indices
 
 
@@ -242,7 +224,7 @@ def save_file(net: Network, path, metadata: dict | None = None) -> None:
     """
     from safetensors.numpy import save  # optional dependency (the safetensors extra)
 
-    from .io import atomic_write
+    from .atomic import atomic_write
 
     extra = dict(metadata or {})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
@@ -305,36 +287,40 @@ def to_torch(net: Network):
     import torch  # optional: imported only here
     from torch import nn
 
-    modules = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01),
-               "softmax": lambda: nn.Softmax(dim=1)}
     parts = []
     for layer in net.layers:
         parts.append(nn.Linear(layer.n_in, layer.n_out))
-        if layer.activation.name in modules:
-            parts.append(modules[layer.activation.name]())
+        if layer.activation.torch is None:
+            raise DeltapropError(f"activation {layer.activation.name!r} has no torch.nn equivalent")
+        if layer.activation.torch:
+            module, options = layer.activation.torch
+            parts.append(getattr(nn, module)(**options))
     model = nn.Sequential(*parts).to(torch.float64 if net.dtype == np.float64 else torch.float32)
     model.load_state_dict({key: torch.from_numpy(value) for key, value in state_dict(net).items()})
     return model
 
 
+def _same_option(key, found, wanted) -> bool:
+    # dim=-1 is dim=1 for the 2-D batches both libraries pass (rows are examples)
+    return found == wanted or (key == "dim" and wanted == 1 and found == -1)
+
+
 def from_torch(model, cost="quadratic", dtype=None) -> Network:
     """Return the network equivalent to an ``nn.Sequential`` of ``Linear`` and supported activations."""
-    names = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu", "LeakyReLU": "leaky_relu", "Softmax": "softmax"}
+    names = {g.torch[0]: g for g in ACTIVATIONS.values() if g.torch}
     activations, previous = [], None
     for index, module in enumerate(model):
         kind = type(module).__name__
         if kind == "Linear":
             activations.append("identity")
         elif kind in names and previous == "Linear":
-            if kind == "LeakyReLU" and module.negative_slope != 0.01:
-                raise DeltapropError(
-                    f"module {index} is LeakyReLU(negative_slope={module.negative_slope}); deltaprop's slope is 0.01"
-                )
-            if kind == "Softmax" and module.dim not in (1, -1):
-                raise DeltapropError(
-                    f"module {index} is Softmax(dim={module.dim}); deltaprop normalises each row (dim=1)"
-                )
-            activations[-1] = names[kind]
+            activation = names[kind]
+            for key, wanted in activation.torch[1].items():
+                found = getattr(module, key)
+                if not _same_option(key, found, wanted):
+                    raise DeltapropError(f"module {index} is {kind}({key}={found}); deltaprop's {activation.name} "
+                                         f"is {kind}({key}={wanted})")
+            activations[-1] = activation.name
         else:
             raise DeltapropError(
                 f"module {index} is {kind}; deltaprop converts nn.Sequential of Linear layers, each optionally "

@@ -19,6 +19,9 @@ The functional API (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, :func:`hv
 ``Network.backprop``; :func:`to_dot` draws a graph.
 """
 
+# Tensor imports none of the other modules: ops attaches its operators and methods, and engine
+# its backward() and zero_grad(). Importing them here (first) makes every Tensor complete.
+from . import engine, ops  # noqa: F401
 from .check import check_grads, numerical_grad
 from .dot import to_dot
 from .functional import grad, hessian, hvp, value_and_grad, vjp

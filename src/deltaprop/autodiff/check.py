@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gradcheck import relative_error
+from ..core.gradcheck import relative_error
 from .functional import grad
 from .tensor import Tensor
 
@@ -40,7 +40,7 @@ def check_grads(f, *args, h=1e-6) -> float:
     """Return the worst relative error between ``grad(f)`` and central differences, over all arguments.
 
     The relative error is ``||analytic - numeric|| / (||analytic|| + ||numeric||)`` for each
-    argument (:func:`deltaprop.gradcheck.relative_error`); 1e-6 or less means they agree.
+    argument (:func:`deltaprop.core.gradcheck.relative_error`); 1e-6 or less means they agree.
 
     >>> check_grads(lambda x, y: (x.sin() * y).sum(), np.array([0.5, 1.0]), np.array(2.0)) < 1e-8
     True

@@ -11,13 +11,17 @@ the gradient costs a constant factor of the forward pass, O(N) for a circuit of 
 
 The order is found by an explicit-stack depth-first search, not recursion: a chain of 100,000
 operations is as easy as a chain of ten.
+
+:class:`~deltaprop.autodiff.Tensor` imports nothing of this module: its :meth:`~Tensor.backward`
+and :meth:`~Tensor.zero_grad` are defined here and attached to it at the end.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import DeltapropError, ShapeError
+from . import ops  # noqa: F401 -- gives Tensor the operators that a create_graph pass computes with
 from .tensor import Tensor
 
 __all__ = ["topological_order", "backpropagate", "make_seed"]
@@ -173,3 +177,39 @@ def _store(node: Tensor, g) -> None:
     if not isinstance(g, Tensor):
         g = np.asarray(g, dtype=node.dtype)
     node.grad = g if node.grad is None else node.grad + g
+
+
+# -- Tensor's methods ------------------------------------------------------------------------------
+
+
+def backward(self: Tensor, gradient=None, create_graph=False) -> None:
+    """Fill ``.grad`` of every value this Tensor depends on, by reverse-mode differentiation.
+
+    Parameters
+    ----------
+    gradient : array_like or Tensor, optional
+        The seed ``d(result)/d(self)``, same shape as ``self``. Needed unless ``self`` holds
+        a single number (the seed is then 1).
+    create_graph : bool
+        Build the gradients as Tensors with graphs of their own, so that they can be
+        differentiated again (second derivatives, Hessian-vector products).
+
+    Gradients add to any ``.grad`` already present (see the class notes).
+    """
+    if not self.requires_grad:
+        raise DeltapropError(
+            "backward() called on a Tensor that depends on no Tensor with requires_grad=True; "
+            "create the inputs with Tensor(value) (requires_grad defaults to True)"
+        )
+    seed = make_seed(self, gradient, create_graph, "backward()")
+    backpropagate(self, seed, create_graph=create_graph, store=True)
+
+
+def zero_grad(self: Tensor) -> None:
+    """Set ``.grad`` to None on this Tensor and every Tensor of its graph."""
+    for node in topological_order(self, follow_constants=True):
+        node.grad = None
+
+
+Tensor.backward = backward
+Tensor.zero_grad = zero_grad

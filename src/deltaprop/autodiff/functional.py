@@ -20,6 +20,7 @@ import functools
 
 import numpy as np
 
+from ..core.checks import is_count
 from ..errors import DeltapropError, ShapeError
 from .engine import backpropagate, make_seed
 from .tensor import Tensor, _float_array, graph_input
@@ -30,7 +31,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "hvp", "hessian"]
 def _argnums(argnums, n_args: int) -> tuple:
     items = argnums if isinstance(argnums, tuple) else (argnums,)
     for i in items:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n_args <= i < n_args:
+        if not is_count(i, minimum=-n_args) or i >= n_args:
             raise DeltapropError(
                 f"argnums={argnums!r} does not name arguments of a call with {n_args} positional argument(s); "
                 f"use an int or a tuple of ints in [0, {n_args})"

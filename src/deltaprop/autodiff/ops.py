@@ -15,12 +15,17 @@ shape.
 
 The public functions here (``exp``, ``log``, ..., ``softmax``) accept a Tensor (the operation is
 recorded) or an array (plain NumPy), so one formula serves both.
+
+This module also gives :class:`~deltaprop.autodiff.Tensor` its operators and methods (``x + y``,
+``x @ y``, ``x[i]``, ``x.relu()``, ``x.sum()``, ...): Tensor imports no operation, and the end of
+this module attaches them, as HIPS autograd's ``defvjp`` attaches rules to a core type.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..core.checks import is_count
 from ..errors import ShapeError
 from .tensor import Tensor, _lift, _make, _raw, passed
 
@@ -203,7 +208,7 @@ def _tanh_rule(g, ans, x):
 
 
 def _np_sigmoid(x):
-    # As deltaprop.activations computes it. e^(-x) overflows to inf for very negative x, and
+    # As deltaprop.core.activations computes it. e^(-x) overflows to inf for very negative x, and
     # 1 / inf = 0 is the right limit.
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
@@ -221,7 +226,7 @@ def _sigmoid_rule(g, ans, x):
 
 
 def relu(x):
-    """``max(x, 0)``, elementwise; its derivative at 0 is taken as 0, as in :mod:`deltaprop.activations`."""
+    """``max(x, 0)``, elementwise; its derivative at 0 is taken as 0, as in :mod:`deltaprop.core.activations`."""
     if not isinstance(x, Tensor):
         return np.maximum(x, 0.0)
     return _make(np.maximum(x.data, 0.0), (x,), (_relu_rule,), "relu")
@@ -272,7 +277,7 @@ def _axes(axis, shape, op):
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     ndim = len(shape)
     for a in items:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not is_count(a, minimum=-ndim) or a >= ndim:
             raise ShapeError(
                 f"{op}: axis={axis!r} does not fit a Tensor of shape {shape}; use ints in [{-ndim}, {ndim}) or None"
             )
@@ -288,7 +293,7 @@ def _expand(g, shape, axes, keepdims):
 
 
 def reduce_sum(x: Tensor, axis=None, keepdims=False):
-    """Sum over ``axis``; the gradient is ``g`` copied back along it."""
+    """Sum over ``axis`` (an int, a tuple of ints, or None for every axis); the gradient is ``g`` copied back along it."""
     axes, shape = _axes(axis, x.shape, "sum"), x.shape
 
     def sum_rule(g, ans, x):
@@ -298,7 +303,7 @@ def reduce_sum(x: Tensor, axis=None, keepdims=False):
 
 
 def reduce_mean(x: Tensor, axis=None, keepdims=False):
-    """Mean over ``axis``; the gradient is ``g / count`` copied back along it."""
+    """Mean over ``axis`` (an int, a tuple of ints, or None for every axis); the gradient is ``g / count`` copied back along it."""
     axes, shape = _axes(axis, x.shape, "mean"), x.shape
     count = x.size if axes is None else int(np.prod([shape[a] for a in axes]))
 
@@ -354,7 +359,7 @@ def _plain_index(index) -> bool:
     """True for ints, slices, None and Ellipsis: each entry is selected at most once."""
     items = index if isinstance(index, tuple) else (index,)
     return all(
-        i is None or i is Ellipsis or isinstance(i, slice) or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+        i is None or i is Ellipsis or isinstance(i, slice) or is_count(i, minimum=-np.inf)
         for i in items
     )
 
@@ -384,3 +389,90 @@ def _scatter(g, index, shape):
     else:
         np.add.at(out, index, g)  # NOTE: a repeated integer index must add up; out[index] += g would not
     return out
+
+
+# -- Tensor's operators and methods ------------------------------------------------------------------
+# Tensor (deltaprop.autodiff.tensor) imports nothing of this module; the operations attach
+# themselves here. A function whose signature already reads as a method (its Tensor first) is
+# attached as it is; the reflected operators and the methods that take their arguments as NumPy's
+# do are small adapters.
+
+
+def _reflected(name, op, symbol):
+    """The reflected operator ``other (symbol) self``, for a number or array on the left."""
+
+    def method(self, other):
+        return op(other, self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``other {symbol} self``, for a number or array on the left (see :func:`{op.__name__}`)."
+    return method
+
+
+def _getitem(self, index):
+    """``self[index]``: ints, slices, integer or boolean arrays, as NumPy indexes (see :func:`take`)."""
+    return take(self, index)
+
+
+def _shape_argument(args):
+    """NumPy's two spellings, ``f(2, 3)`` and ``f((2, 3))``, as one tuple."""
+    return args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _reshape_method(self, *shape):
+    """The same values in another shape; accepts ints or one tuple, like NumPy (``-1`` infers one size)."""
+    return reshape(self, _shape_argument(shape))
+
+
+def _transpose_method(self, *axes):
+    """Permute the axes (reverse them by default); accepts ints or one tuple, like NumPy."""
+    return transpose(self, _shape_argument(axes))
+
+
+def _transposed(self):
+    """The transpose (axes reversed)."""
+    return transpose(self, ())
+
+
+def _attach() -> None:
+    """Make the operations of this module Tensor's operators and methods."""
+    methods = {
+        "__add__": add,
+        "__sub__": subtract,
+        "__mul__": multiply,
+        "__truediv__": divide,
+        "__pow__": power,
+        "__matmul__": matmul,
+        "__neg__": negative,
+        "__getitem__": _getitem,
+        "exp": exp,
+        "log": log,
+        "sin": sin,
+        "cos": cos,
+        "tanh": tanh,
+        "sigmoid": sigmoid,
+        "relu": relu,
+        "leaky_relu": leaky_relu,
+        "softmax": softmax,
+        "clip": clip,
+        "sum": reduce_sum,
+        "mean": reduce_mean,
+        "reshape": _reshape_method,
+        "transpose": _transpose_method,
+        "T": property(_transposed),
+        "broadcast_to": broadcast_to,
+    }
+    for name, op, symbol in (
+        ("__radd__", add, "+"),
+        ("__rsub__", subtract, "-"),
+        ("__rmul__", multiply, "*"),
+        ("__rtruediv__", divide, "/"),
+        ("__rpow__", power, "**"),
+        ("__rmatmul__", matmul, "@"),
+    ):
+        methods[name] = _reflected(name, op, symbol)
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
+
+
+_attach()

@@ -5,6 +5,11 @@ and records, for each input, the local chain rule that carries a gradient back t
 :meth:`Tensor.backward` (see :mod:`deltaprop.autodiff.engine`) visits the graph once, from the
 result back, and sums the contributions of every path (004: "summing over all paths").
 
+This module is the core and imports nothing else of the engine: as with HIPS autograd's
+``defvjp``, :mod:`~deltaprop.autodiff.ops` attaches the operations to Tensor as its operators
+and methods, and :mod:`~deltaprop.autodiff.engine` attaches ``backward`` and ``zero_grad``.
+Importing :mod:`deltaprop.autodiff` loads both.
+
 >>> x = Tensor(-4.0)
 >>> z = 2 * x + 2 + x
 >>> q = z.relu() + z * x
@@ -123,140 +128,18 @@ class Tensor:
             fields.append(f"label={self.label!r}")
         return f"Tensor({', '.join(fields)})"
 
-    # -- differentiation -------------------------------------------------------------------------
-
-    def backward(self, gradient=None, create_graph=False) -> None:
-        """Fill ``.grad`` of every value this Tensor depends on, by reverse-mode differentiation.
-
-        Parameters
-        ----------
-        gradient : array_like or Tensor, optional
-            The seed ``d(result)/d(self)``, same shape as ``self``. Needed unless ``self`` holds
-            a single number (the seed is then 1).
-        create_graph : bool
-            Build the gradients as Tensors with graphs of their own, so that they can be
-            differentiated again (second derivatives, Hessian-vector products).
-
-        Gradients add to any ``.grad`` already present (see the class notes).
-        """
-        from .engine import backpropagate, make_seed
-
-        if not self.requires_grad:
-            raise DeltapropError(
-                "backward() called on a Tensor that depends on no Tensor with requires_grad=True; "
-                "create the inputs with Tensor(value) (requires_grad defaults to True)"
-            )
-        seed = make_seed(self, gradient, create_graph, "backward()")
-        backpropagate(self, seed, create_graph=create_graph, store=True)
-
-    def zero_grad(self) -> None:
-        """Set ``.grad`` to None on this Tensor and every Tensor of its graph."""
-        from .engine import topological_order
-
-        for node in topological_order(self, follow_constants=True):
-            node.grad = None
-
     def detach(self) -> Tensor:
         """A constant Tensor sharing this one's data, cut from the graph."""
         return Tensor(self.data, requires_grad=False, label=self.label)
 
-    # -- operations: each delegates to deltaprop.autodiff.ops, where its rule lives ------------
-
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.subtract(self, other)
-
-    def __rsub__(self, other):
-        return ops.subtract(other, self)
-
-    def __mul__(self, other):
-        return ops.multiply(self, other)
-
-    def __rmul__(self, other):
-        return ops.multiply(other, self)
-
-    def __truediv__(self, other):
-        return ops.divide(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.divide(other, self)
-
-    def __pow__(self, other):
-        return ops.power(self, other)
-
-    def __rpow__(self, other):
-        return ops.power(other, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __neg__(self):
-        return ops.negative(self)
-
-    def __getitem__(self, index):
-        """Ints, slices, integer or boolean arrays, as NumPy indexes."""
-        return ops.take(self, index)
-
-    def exp(self):
-        return ops.exp(self)
-
-    def log(self):
-        """Natural logarithm; like NumPy, ``-inf`` at 0 and ``nan`` below (with NumPy's warning)."""
-        return ops.log(self)
-
-    def sin(self):
-        return ops.sin(self)
-
-    def cos(self):
-        return ops.cos(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def leaky_relu(self, slope=0.01):
-        return ops.leaky_relu(self, slope)
-
-    def clip(self, low, high):
-        return ops.clip(self, low, high)
-
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis``: an int, a tuple of ints, or None for every axis."""
-        return ops.reduce_sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis``: an int, a tuple of ints, or None for every axis."""
-        return ops.reduce_mean(self, axis, keepdims)
-
-    def reshape(self, *shape):
-        """The same values in another shape; accepts ints or one tuple, like NumPy."""
-        return ops.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
-
-    def transpose(self, *axes):
-        """Permute the axes (reverse them by default); accepts ints or one tuple, like NumPy."""
-        return ops.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
-
-    @property
-    def T(self):
-        """The transpose (axes reversed)."""
-        return ops.transpose(self, ())
-
-    def broadcast_to(self, shape):
-        """This Tensor repeated to ``shape`` by NumPy's broadcasting rules."""
-        return ops.broadcast_to(self, shape)
+    # -- operations and differentiation -------------------------------------------------------
+    #
+    # This module imports none of the others, as HIPS autograd's core type does not: the
+    # operators and methods that build graphs (``+``, ``*``, ``@``, ``[]``, ``exp``, ``relu``,
+    # ``softmax``, ``sum``, ``reshape``, ``T``, ...) are defined, with their rules and docstrings,
+    # in deltaprop.autodiff.ops, which attaches them to Tensor; ``backward`` and ``zero_grad`` are
+    # defined in deltaprop.autodiff.engine, which attaches them. Importing deltaprop.autodiff
+    # (which importing this module already does) loads both.
 
 
 # -- building nodes ------------------------------------------------------------------------------
@@ -315,5 +198,3 @@ def passed(g, ans, *inputs):
     """The rule of an operation whose output equals its input: the gradient passes unchanged."""
     return g
 
-
-from . import ops  # imported last: the operations build on Tensor, and Tensor's methods call them

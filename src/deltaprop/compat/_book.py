@@ -8,12 +8,11 @@ shape ``(10, 1)`` in the training data and an integer label in the validation an
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..core.checks import is_count
+from ..core.network import Network, decide
 from ..errors import DataError, DeltapropError, ShapeError
-from ..network import Network
 
 __all__ = ["BookNetwork", "as_arrays", "vectorized_result"]
 
@@ -24,7 +23,7 @@ def _expected(name, n_in, n_out) -> str:
 
 
 def _is_label(y) -> bool:
-    return (isinstance(y, numbers.Integral) and not isinstance(y, bool)) or (
+    return is_count(y, minimum=-np.inf) or (
         isinstance(y, np.ndarray) and y.ndim == 0 and y.dtype.kind in "iu")
 
 
@@ -151,8 +150,8 @@ class BookNetwork:
 
     def _correct(self, X, Y) -> int:
         """How many rows of ``X`` the network classifies right (``Y`` labels or one-hot rows)."""
-        labels = Y if Y.ndim == 1 else np.argmax(Y, axis=1)
-        return int(np.sum(np.argmax(self.net.feedforward(X), axis=1) == labels))
+        labels = Y if Y.ndim == 1 else decide(Y)
+        return int(np.sum(decide(self.net.feedforward(X)) == labels))
 
     def _train_epoch(self, X, Y, mini_batch_size, eta, lmbda=0.0):
         """One epoch of :meth:`deltaprop.Network.fit`: shuffle, mini-batches, the SGD step."""

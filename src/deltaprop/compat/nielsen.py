@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import get_activation
+from ..core.activations import get_activation
 from ._book import BookNetwork
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]

@@ -23,8 +23,8 @@ import os
 
 import numpy as np
 
+from ..core.initializers import initialize
 from ..errors import DeltapropError, ModelFileError
-from ..initializers import initialize
 from ._book import BookNetwork, vectorized_result
 from .nielsen import sigmoid, sigmoid_prime
 
@@ -95,7 +95,7 @@ class Network(BookNetwork):
 
     def _initialize(self, name):
         for layer in self.net.layers:
-            layer.W, layer.b = initialize(name, layer.n_out, layer.n_in, "sigmoid", self._rng, self.net.dtype)
+            layer.W, layer.b = initialize(name, layer.n_out, layer.n_in, layer.activation, self._rng, self.net.dtype)
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
@@ -157,7 +157,7 @@ class Network(BookNetwork):
                 "weights": [W.tolist() for W in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": self.cost.__name__}
-        from ..io import atomic_write
+        from ..atomic import atomic_write
 
         with atomic_write(filename, "w", encoding="utf-8") as f:
             json.dump(data, f)

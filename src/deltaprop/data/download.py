@@ -44,7 +44,7 @@ def fetch(url: str, path, sha256: str, timeout: float = 60.0) -> str:
     be reached, answers with an error, or sends a file with another checksum; ``path`` is then
     left as it was (absent, or its previous content).
     """
-    from ..io import atomic_write  # one helper writes every file: temporary file, then rename
+    from ..atomic import atomic_write
 
     path = os.fspath(path)
     scheme = urllib.parse.urlsplit(url).scheme

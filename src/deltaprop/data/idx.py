@@ -52,7 +52,7 @@ def write_idx(path, array, compress=None) -> None:
 
     The inverse of :func:`read_idx`; used to build test fixtures. Written atomically.
     """
-    from ..io import atomic_write  # files are written by one helper, temp file + rename
+    from ..atomic import atomic_write
 
     path = os.fspath(path)
     array = np.asarray(array)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.initializers import as_generator
 from ..errors import DataError
-from ..initializers import as_generator
 from . import synthetic
 from .csvfile import DEFAULT_LABEL, load_csv
 from .digits import load_digits

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..initializers import as_generator
-from ..validation import check_non_negative, check_positive
+from ..core.checks import check_non_negative, check_positive
+from ..core.initializers import as_generator
 
 __all__ = ["sine", "spirals", "xor"]
 

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.activations import ACTIVATIONS
+from ..errors import DeltapropError
 from .callbacks import Callback
-from .errors import DeltapropError
 
 __all__ = ["MAX_DERIVATIVE", "SATURATION_THRESHOLD", "Diagnostics", "measure"]
 
 SATURATION_THRESHOLD = 0.1
 """Default: a unit is saturated when ``g'(z) < 0.1 * max g'``."""
 
-MAX_DERIVATIVE = {"sigmoid": 0.25, "tanh": 1.0}
-"""The largest value of ``g'`` (at ``z = 0``) for each activation that saturates."""
+MAX_DERIVATIVE = {g.name: g.max_prime for g in ACTIVATIONS.values() if g.max_prime is not None}
+"""The largest value of ``g'`` for each activation that saturates (``Activation.max_prime``)."""
 
 
 def measure(net, X, Y, threshold: float = SATURATION_THRESHOLD) -> dict:
@@ -51,10 +52,10 @@ def measure(net, X, Y, threshold: float = SATURATION_THRESHOLD) -> dict:
         logs[f"grad_norm[{i}]"] = float(np.linalg.norm(gradient.weights[i]))  # ||dC/dW|| (BP4)
     for i, layer in enumerate(net.layers):
         g = layer.activation
-        if g.name in MAX_DERIVATIVE:
+        if g.max_prime is not None:
             z, a = gradient.zs[i], gradient.activations[i + 1]
             g_prime = g.prime(z, a)  # (m, n_l)
-            logs[f"saturation[{i}]"] = float(np.mean(g_prime < threshold * MAX_DERIVATIVE[g.name]))
+            logs[f"saturation[{i}]"] = float(np.mean(g_prime < threshold * g.max_prime))
     return logs
 
 

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import propagation, training
+from ..errors import DeltapropError, ShapeError
+from . import propagation
 from .activations import get_activation
+from .checks import as_dtype, as_inputs, as_targets, check_same_length, is_count
 from .costs import get_cost
-from .errors import DeltapropError, ShapeError
 from .initializers import as_generator, check_init, initialize
 from .layers import Dense
 from .per_example import backprop_example
-from .propagation import Gradient, Workspace
-from .validation import as_dtype, as_inputs, as_targets, check_same_length
+from .propagation import Gradient
+from .workspace import Workspace
 
-__all__ = ["Network"]
+__all__ = ["Network", "decide"]
 
 _CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
+
+
+def decide(a) -> np.ndarray:
+    """The class each row of outputs ``a`` (``(m, n_L)``) stands for: the largest output, or ``a > 0.5``
+    for a single output unit. The one decision rule of every prediction, accuracy and label.
+
+    >>> decide(np.array([[0.2, 0.7, 0.1], [0.9, 0.05, 0.05]])), decide(np.array([[0.7], [0.2]]))
+    (array([1, 0]), array([1, 0]))
+    """
+    if a.shape[-1] == 1:
+        return (a[..., 0] > 0.5).astype(np.int64)
+    return np.argmax(a, axis=-1)
 
 
 class Network:
@@ -40,7 +53,7 @@ class Network:
     output_activation : str, optional
         Activation of the last layer when built from sizes (default: ``activation``).
     cost : str
-        One of :data:`deltaprop.costs.COSTS`: ``quadratic`` (default), ``squared_error``,
+        One of :data:`deltaprop.core.costs.COSTS`: ``quadratic`` (default), ``squared_error``,
         ``cross_entropy`` (sigmoid or softmax outputs), ``log_likelihood`` (softmax or sigmoid).
     init : str
         Initialiser for layers without weights: ``"auto"`` (default: ``he`` for ReLU layers,
@@ -72,12 +85,11 @@ class Network:
         rng = as_generator(seed)
         for layer in self.layers:
             if layer.W is None or layer.b is None:
-                W, b = initialize(self.init, layer.n_out, layer.n_in, layer.activation.name, rng, self.dtype)
+                W, b = initialize(self.init, layer.n_out, layer.n_in, layer.activation, rng, self.dtype)
                 layer._W = W if layer.W is None else layer.W
                 layer._b = b if layer.b is None else layer.b
             layer._W = layer.W.astype(self.dtype, copy=False)
             layer._b = layer.b.astype(self.dtype, copy=False)
-        self._workspaces: dict[int, Workspace] = {}
         self.stop_training = False  # set by a callback to end fit() after the current epoch
 
     @staticmethod
@@ -95,7 +107,7 @@ class Network:
                     )
             return layers
         sizes = layers
-        if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        if len(sizes) < 2 or not all(is_count(n, minimum=1) for n in sizes):
             raise DeltapropError(f"layers={sizes!r} must list at least two positive integer sizes, e.g. [784, 30, 10]")
         get_activation(activation)
         last = activation if output_activation is None else get_activation(output_activation, "output_activation")
@@ -120,10 +132,6 @@ class Network:
         """True when the output activation is sigmoid or softmax: predictions are class labels."""
         return self.output_activation.name in _CLASSIFIER_OUTPUTS
 
-    @property
-    def n_parameters(self) -> int:
-        return sum(layer.W.size + layer.b.size for layer in self.layers)
-
     def __repr__(self):
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], cost={self.cost_function.name!r}, dtype={self.dtype.name!r})"
@@ -142,11 +150,20 @@ class Network:
         sum_to_one = self.cost_function.name == "log_likelihood" and self.output_activation.name == "softmax"
         return as_targets(Y, self.sizes[-1], self.dtype, name, sum_to_one=sum_to_one)
 
-    def _workspace(self, m: int) -> Workspace:
-        ws = self._workspaces.get(m)
-        if ws is None or ws.zs[0].dtype != self.dtype:
-            ws = self._workspaces[m] = Workspace(self.layers, m, self.dtype)
-        return ws
+    # -- weights -------------------------------------------------------------------------------
+
+    def get_weights(self) -> list:
+        """Copies of every layer's ``(W, b)``, to put back later with :meth:`set_weights`."""
+        return [(layer.W.copy(), layer.b.copy()) for layer in self.layers]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``[(W, b), ...]`` (from :meth:`get_weights`) into the layers' own arrays.
+
+        In place: the arrays an optimiser or a graph holds stay the layers' arrays.
+        """
+        for layer, (W, b) in zip(self.layers, weights):
+            np.copyto(layer.W, W)
+            np.copyto(layer.b, b)
 
     # -- the network as a function -----------------------------------------------------------------
 
@@ -160,11 +177,10 @@ class Network:
         return a[0] if single else a
 
     def _feedforward(self, x):
-        a = x
-        for layer in self.layers:
-            z = a @ layer.W.T + layer.b  # z^l = W^l a^(l-1) + b^l, one row per example
-            a = layer.activation.forward(z, out=z)  # a^l = g^l(z^l)
-        return a
+        # Fresh buffers, one row per example, each a^l computed in place of its z^l.
+        ws = Workspace(self.layers, len(x), self.dtype, columns=[False] * len(self.layers), backward=False)
+        ws.activations[1:] = ws.zs
+        return propagation.feedforward(self.layers, x, ws)
 
     def cost(self, X, Y) -> float:
         """Return the batch cost ``C``: the mean of ``C_x`` over the rows of ``X`` and ``Y``."""
@@ -179,11 +195,7 @@ class Network:
         ``a > 0.5`` for a single output unit.
         """
         a = self.feedforward(X)
-        if not self.is_classifier:
-            return a
-        if a.shape[-1] == 1:
-            return (a[..., 0] > 0.5).astype(np.int64)
-        return np.argmax(a, axis=-1)
+        return decide(a) if self.is_classifier else a
 
     def evaluate(self, X, y) -> float:
         """Return the classification accuracy on ``X``: the fraction of rows predicted right.
@@ -200,10 +212,7 @@ class Network:
         return float(np.mean(self.predict(x) == labels))
 
     def _labels(self, y):
-        targets = self._targets(y, "y")  # (m, n_L): one-hot rows, or a column of 0/1
-        if targets.shape[1] == 1:
-            return (targets[:, 0] > 0.5).astype(np.int64)
-        return np.argmax(targets, axis=1)
+        return decide(self._targets(y, "y"))  # (m, n_L): one-hot rows, or a column of 0/1
 
     # -- backpropagation -----------------------------------------------------------------------
 
@@ -212,7 +221,7 @@ class Network:
 
         ``.weights[i]`` and ``.biases[i]`` are ``dC/dW`` and ``dC/db`` of ``self.layers[i]``, means
         over the batch; ``.deltas``, ``.zs`` and ``.activations`` keep the intermediate
-        quantities (see :class:`~deltaprop.propagation.Gradient`). The arrays are fresh: later
+        quantities (see :class:`~deltaprop.core.propagation.Gradient`). The arrays are fresh: later
         calls do not overwrite them.
         """
         x, y = self._inputs(X), self._targets(Y)
@@ -225,7 +234,7 @@ class Network:
     def backprop_example(self, x, y) -> tuple[list, list]:
         """Return ``(nabla_b, nabla_w)`` for one example, in the notes' column-vector form.
 
-        See :func:`deltaprop.per_example.backprop_example`: a loop over layers with ``x`` a
+        See :func:`deltaprop.core.per_example.backprop_example`: a loop over layers with ``x`` a
         column vector, as in Nielsen's network.py, kept for teaching and as an independent check.
         """
         x = self._inputs(np.reshape(x, (1, -1)), "x")
@@ -235,7 +244,8 @@ class Network:
     # -- learning ------------------------------------------------------------------------------
 
     def fit(self, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None,
-            shuffle=True, seed=None, callbacks=None, optimizer=None, **options):
+            shuffle=True, seed=None, callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch",
+            resume=None, max_grad_norm=None, checkpoint_metadata=None):
         """Train by mini-batch stochastic gradient descent; return a :class:`~deltaprop.History`.
 
         Each epoch shuffles the training set, cuts it into batches of ``batch_size`` and, for
@@ -246,8 +256,10 @@ class Network:
         Parameters
         ----------
         X : array of shape (n, n_in)
+            An ``np.load(path, mmap_mode="r")`` memmap is read batch by batch, never whole.
         Y : class labels of shape (n,) or targets of shape (n, n_L)
         epochs, batch_size : int
+            With ``resume``, ``epochs`` is the total, epochs already done included.
         eta : float
             Learning rate (ignored when ``optimizer`` is given).
         lmbda : float
@@ -258,18 +270,26 @@ class Network:
             Reshuffle the examples every epoch (default True).
         seed : int or numpy.random.Generator, optional
             Source of the shuffling.
-        callbacks : list of deltaprop.callbacks.Callback, optional
-        optimizer : deltaprop.optim.Optimizer, optional
+        callbacks : list of deltaprop.Callback, optional
+        optimizer : deltaprop.Optimizer, optional
             Default ``SGD(eta)``, plain SGD as above.
-        checkpoint : path, optional
-            Write the run's state there atomically (weights, optimizer, random state, position,
-            history) every ``checkpoint_every`` (``"epoch"``, default; ``k`` batches; ``None``:
-            only on Ctrl-C) and at the end; see :mod:`deltaprop.checkpoint`.
-        resume : path or Checkpoint, optional
-            Continue a checkpointed run; the result is bit-identical to an uninterrupted run.
-            ``epochs`` is then the total, epochs already done included.
+        checkpoint : str or os.PathLike, optional
+            Write the state of the run there (weights, optimizer, random state, position, history;
+            see :mod:`deltaprop.files.checkpoint`), atomically, as ``checkpoint_every`` says, at
+            the end of training and on Ctrl-C.
+        checkpoint_every : "epoch", int or None
+            ``"epoch"`` (default); ``k``: after every ``k``-th batch (counted over the whole run, as
+            Keras' ``save_freq``) and at the end; ``None``: only at an interruption.
+        resume : str, os.PathLike or Checkpoint, optional
+            Continue the run saved there, bit-identical to an uninterrupted run: its weights,
+            optimizer (hyper-parameters included: ``eta`` and ``seed`` are then ignored), random
+            state, position and history. ``X``, ``Y``, ``batch_size``, ``shuffle``, ``lmbda`` and
+            ``max_grad_norm`` must be those of the interrupted run. The epoch in progress
+            continues without a second ``on_epoch_begin``.
         max_grad_norm : float, optional
-            Clip each batch's gradient (all weights and biases together) to this norm.
+            Clip each batch's gradient (all weights and biases together) to this Euclidean norm.
+        checkpoint_metadata : dict, optional
+            JSON information stored in every checkpoint (``Checkpoint.extra``).
 
         Returns
         -------
@@ -282,23 +302,28 @@ class Network:
         DeltapropError
             For bad input, before any parameter changes.
         DivergenceError
-            When a cost, gradient or weight becomes NaN or infinite; the network keeps its last
-            finite weights, and the message names the epoch and batch and suggests a smaller eta.
+            When a cost, gradient norm or weight becomes NaN or infinite; the network keeps its last
+            finite weights. The error carries ``epoch``, ``batch``, ``quantity``, ``value`` and ``eta``.
         TrainingInterrupted
             After Ctrl-C, once the current batch is done and the checkpoint written.
         """
-        return training.fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
-                   validation_data=validation_data, shuffle=shuffle, seed=seed,
-                   callbacks=callbacks, optimizer=optimizer, **options)
+        # Convenience method: the training loop and the checkpoint file format sit above the core.
+        from ..files.checkpoint import STORE
+        from ..train.loop import fit
+
+        return fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
+                   validation_data=validation_data, shuffle=shuffle, seed=seed, callbacks=callbacks,
+                   optimizer=optimizer, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                   max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE)
 
     # -- files ---------------------------------------------------------------------------------
 
     def save(self, path, **options) -> None:
-        """Save architecture, cost, dtype and weights to ``path``; see :func:`deltaprop.io.save`.
+        """Save architecture, cost, dtype and weights to ``path``; see :func:`deltaprop.save`.
 
         The file never executes code when loaded: read it back with :func:`deltaprop.load`.
         """
-        from .io import save  # the saved-model layer sits above the core; imported on use
+        from ..files.model import save  # the saved-model layer sits above the core; imported on use
 
         save(self, path, **options)
 
@@ -306,25 +331,25 @@ class Network:
 
     def state_dict(self) -> dict:
         """Weights under ``torch.nn.Sequential``'s names (``'0.weight'``, ``'0.bias'``, ``'2.weight'``, ...)."""
-        from .state_dict import state_dict
+        from ..state_dict import state_dict
 
         return state_dict(self)
 
     def load_state_dict(self, state) -> None:
         """Copy weights from a state dict with ``torch.nn.Sequential``'s names; mismatches are listed."""
-        from .state_dict import load_state_dict
+        from ..state_dict import load_state_dict
 
         load_state_dict(self, state)
 
     @classmethod
     def from_state_dict(cls, state, activation="sigmoid", output_activation=None, cost="quadratic", dtype=None):
         """Build a network from a ``torch.nn.Sequential``-style state dict."""
-        from .state_dict import from_state_dict
+        from ..state_dict import from_state_dict
 
         return from_state_dict(state, activation=activation, output_activation=output_activation, cost=cost, dtype=dtype)
 
     def to_onnx(self, path=None, **options):
         """Export to ONNX (``Gemm`` plus activation operators); needs the ``onnx`` extra."""
-        from .onnx_export import to_onnx
+        from ..onnx_export import to_onnx
 
         return to_onnx(self, path, **options)

@@ -16,7 +16,7 @@ the lock is the file's existence, and a file whose PID is no longer running is t
 ...     DirectoryLock(directory).acquire()  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-deltaprop.lock.LockedError: ... is in use by another deltaprop process (pid ...
+deltaprop.files.lock.LockedError: ... is in use by another deltaprop process (pid ...
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ import json
 import os
 import socket
 
-from .errors import DeltapropError
+from ..atomic import pid_alive
+from ..core.checks import is_count
+from ..errors import DeltapropError
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "DirectoryLock", "LockedError", "pid_alive"]
+__all__ = ["LOCK_NAME", "DirectoryLock", "LockedError"]
 
 LOCK_NAME = ".deltaprop.lock"
 _HOLDER_BYTES = 4096  # a holder record is a short JSON line; never read more than this
@@ -42,39 +44,6 @@ _HOLDER_BYTES = 4096  # a holder record is a short JSON line; never read more th
 
 class LockedError(DeltapropError):
     """The directory is locked by another process that is still running."""
-
-
-def pid_alive(pid: int) -> bool:
-    """True if a process with this PID exists (on POSIX, also when it belongs to another user)."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    if os.name == "nt":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    # NOTE: os.kill(pid, 0) on Windows would send CTRL_C_EVENT, so ask the kernel instead.
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return kernel32.GetLastError() == 5  # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 class DirectoryLock:
@@ -218,5 +187,5 @@ def _parse_holder(raw: bytes) -> dict:
     if not isinstance(holder, dict):
         return {}
     pid = holder.get("pid")
-    holder["pid"] = pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+    holder["pid"] = pid if is_count(pid, minimum=1) else None
     return holder

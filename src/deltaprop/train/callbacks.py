@@ -17,7 +17,7 @@ callback                       what it does
 :class:`LearningRateScheduler` sets the optimiser's ``eta`` from ``fn(epoch, eta)`` each epoch
 ============================== ==================================================================
 
-The command line's progress bar is a callback too (:mod:`deltaprop.progress`).
+The command line's progress bar is a callback too (:mod:`deltaprop.cli.progress`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import os
 
 import numpy as np
 
-from .errors import DeltapropError
-from .validation import check_non_negative
+from ..core.checks import check_non_negative, is_count
+from ..errors import DeltapropError
 
 __all__ = [
     "CSVLogger",
@@ -69,11 +69,8 @@ class CallbackList(Callback):
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be deltaprop.callbacks.Callback instances, got {type(callback).__name__}")
+                raise TypeError(f"callbacks must be deltaprop.train.callbacks.Callback instances, got {type(callback).__name__}")
             callback.set_network(network)
-
-    def __bool__(self):
-        return bool(self.callbacks)
 
     def on_train_begin(self, logs=None):
         for callback in self.callbacks:
@@ -148,16 +145,6 @@ class _Monitor:
         return better
 
 
-def _weights(network):
-    return [(layer.W.copy(), layer.b.copy()) for layer in network.layers]
-
-
-def _set_weights(network, weights):
-    for layer, (W, b) in zip(network.layers, weights):
-        np.copyto(layer.W, W)  # in place: the arrays the optimiser and workspaces know stay the same
-        np.copyto(layer.b, b)
-
-
 class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs.
 
@@ -177,7 +164,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_cost", patience: int = 0, min_delta: float = 0.0,
                  restore_best_weights: bool = False, mode: str = "auto"):
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
+        if not is_count(patience):
             raise DeltapropError(f"patience={patience!r} must be an integer >= 0 (epochs without improvement)")
         self._monitor = _Monitor(monitor, mode, min_delta)
         self.monitor, self.mode, self.min_delta = monitor, self._monitor.mode, self._monitor.min_delta
@@ -194,7 +181,7 @@ class EarlyStopping(Callback):
         if self._monitor.improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = _weights(self.network)
+                self.best_weights = self.network.get_weights()
             return
         self.wait += 1
         if self.wait >= self.patience:  # Keras' rule: patience=0 stops at the first epoch that fails to improve
@@ -203,7 +190,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
-            _set_weights(self.network, self.best_weights)
+            self.network.set_weights(self.best_weights)
 
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, min_delta={self.min_delta}, "

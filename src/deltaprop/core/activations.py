@@ -1,5 +1,12 @@
 """Activation functions ``a = g(z)`` and their derivatives, in one registry keyed by name.
 
+An activation is one entry here, and one entry carries everything the rest of deltaprop asks of
+it: its forward ``g``, its derivative ``g'`` (and, through :meth:`Activation.backward`, its BP1
+form), the same function as operations of the autodiff engine (:meth:`Activation.tensor`), its
+ONNX operator, its ``torch.nn`` module, its saturation rule and its default initialiser. The
+training loop, ``gradcheck``, the command line, diagnostics, the ONNX export, the PyTorch state
+dicts and the autodiff engine all read the registry; none keeps a table of its own.
+
 Arrays follow deltaprop's convention: rows are examples, so ``z`` and ``a`` have shape
 ``(m, n_l)`` and softmax normalises along ``axis=1``. Every method takes an optional ``out=``
 buffer; the training loop passes preallocated buffers, so one step allocates nothing.
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import lookup
+from ..errors import UnknownNameError, lookup
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
@@ -52,6 +59,17 @@ class Activation:
 
     name: str = ""
     elementwise: bool = True
+    init: str = "xavier"
+    """Initialiser family under ``init="auto"``: ``"he"`` for the ReLU family, ``"xavier"`` otherwise."""
+    max_prime: float | None = None
+    """The largest value of ``g'``, for activations that saturate (sigmoid, tanh): a unit is
+    saturated when ``g'(z) < threshold * max_prime``. None: it does not saturate that way."""
+    onnx: tuple = None
+    """The ONNX operator and its attributes, ``("LeakyRelu", {"alpha": 0.01})``; ``()``: no node is
+    needed (the identity); None: ONNX has no equivalent."""
+    torch: tuple = None
+    """The ``torch.nn`` module's class name and keyword arguments, ``("Softmax", {"dim": 1})``;
+    ``()``: no module (the identity); None: PyTorch has no equivalent."""
 
     def forward(self, z, out=None):
         """Return ``a = g(z)``."""
@@ -60,6 +78,11 @@ class Activation:
     def prime(self, z, a, out=None):
         """Return ``g'(z)`` elementwise (only for elementwise activations)."""
         raise NotImplementedError(f"{type(self).__name__} must define prime()")
+
+    def tensor(self, z):
+        """``g(z)`` built from the autodiff engine's operations on the Tensor ``z`` (its methods)."""
+        raise UnknownNameError(f"activation {self.name!r} has no formula in Tensor operations, so the autodiff "
+                               f"engine does not know it; define {type(self).__name__}.tensor(z)")
 
     def backward(self, z, a, grad_a, out=None, scratch=None):
         """Return ``dC/dz`` from ``dC/da``: ``grad_a (.) g'(z)`` for an elementwise ``g``.
@@ -86,6 +109,12 @@ def _exp_of_minus(z, out):
 
 class Sigmoid(Activation):
     name = "sigmoid"
+    max_prime = 0.25  # sigma'(0)
+    onnx = ("Sigmoid", {})
+    torch = ("Sigmoid", {})
+
+    def tensor(self, z):
+        return z.sigmoid()
 
     def forward(self, z, out=None):
         # sigma(z) = 1 / (1 + e^(-z))
@@ -102,6 +131,12 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     name = "tanh"
+    max_prime = 1.0  # tanh'(0)
+    onnx = ("Tanh", {})
+    torch = ("Tanh", {})
+
+    def tensor(self, z):
+        return z.tanh()
 
     def forward(self, z, out=None):
         return np.tanh(z, out=_buffer(z, out))
@@ -115,6 +150,12 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     name = "relu"
+    init = "he"
+    onnx = ("Relu", {})
+    torch = ("ReLU", {})
+
+    def tensor(self, z):
+        return z.relu()
 
     def forward(self, z, out=None):
         if out is z:
@@ -137,6 +178,12 @@ class LeakyReLU(Activation):
 
     name = "leaky_relu"
     slope = 0.01
+    init = "he"
+    onnx = ("LeakyRelu", {"alpha": 0.01})
+    torch = ("LeakyReLU", {"negative_slope": 0.01})  # PyTorch's default slope is also 0.01
+
+    def tensor(self, z):
+        return z.leaky_relu(self.slope)
 
     def forward(self, z, out=None):
         # Written so that out may be z itself (feedforward computes a in place of z).
@@ -155,6 +202,11 @@ class LeakyReLU(Activation):
 
 class Identity(Activation):
     name = "identity"
+    onnx = ()  # the Gemm output is the layer's output
+    torch = ()  # the Linear is followed directly by the next one
+
+    def tensor(self, z):
+        return z
 
     def forward(self, z, out=None):
         if out is None:
@@ -184,11 +236,16 @@ class Softmax(Activation):
         delta_j = sum_k dC/da_k a_k (1[j = k] - a_j) = a_j (dC/da_j - sum_k dC/da_k a_k)
 
     With the log-likelihood cost, ``dC/da_k = -y_k / a_k`` and this collapses to
-    ``delta = a - y`` whenever each row of ``y`` sums to 1 (see :mod:`deltaprop.costs`).
+    ``delta = a - y`` whenever each row of ``y`` sums to 1 (see :mod:`deltaprop.core.costs`).
     """
 
     name = "softmax"
     elementwise = False
+    onnx = ("Softmax", {"axis": 1})  # rows are examples in both
+    torch = ("Softmax", {"dim": 1})
+
+    def tensor(self, z):
+        return z.softmax(axis=1)
 
     def forward(self, z, out=None):
         # Subtracting the row maximum leaves softmax unchanged and keeps exp from overflowing.
@@ -210,8 +267,37 @@ class Softmax(Activation):
         return out
 
 
+class Softplus(Activation):
+    """``g(z) = ln(1 + e^z)``, a smooth ReLU; its derivative is the sigmoid, ``g'(z) = sigma(z)``."""
+
+    name = "softplus"
+    init = "he"  # a ReLU-like unit: zero-mean inputs halve the signal's variance, as ReLU does
+    onnx = ("Softplus", {})
+    torch = ("Softplus", {})
+
+    def forward(self, z, out=None):
+        # NOTE: ln(1 + e^z) = max(z, 0) + ln(1 + e^(-|z|)): e^(-|z|) <= 1 never overflows, and
+        # log1p keeps the small tail exact where ln(1 + e^z) would round 1 + tiny to 1.
+        out = _buffer(z, out)
+        relu = np.maximum(z, 0.0)
+        np.abs(z, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        out += relu
+        return out
+
+    def prime(self, z, a, out=None):
+        return ACTIVATIONS["sigmoid"].forward(z, out=out)  # d/dz ln(1 + e^z) = e^z / (1 + e^z) = sigma(z)
+
+    def tensor(self, z):
+        # As forward: relu(z) + ln(1 + e^(-|z|)), with -|z| written as z - 2 relu(z).
+        r = z.relu()
+        return r + (1 + (z - 2 * r).exp()).log()
+
+
 ACTIVATIONS: dict[str, Activation] = {
-    g.name: g for g in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Identity(), Softmax())
+    g.name: g for g in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Identity(), Softmax(), Softplus())
 }
 """Every activation by name; the API, the CLI, saved files and errors share this list."""
 

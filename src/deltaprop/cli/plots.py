@@ -5,8 +5,8 @@ own (no pyplot, no display, no global state) and writes a PNG atomically: to a t
 beside ``path``, renamed into place once complete.
 
 ``history`` arguments accept a :class:`~deltaprop.History`, its ``.history`` dict, or the dict
-:func:`deltaprop.io.load_history` reads back from ``history.csv``. Diagnostic columns are named
-as :mod:`deltaprop.diagnostics` writes them: ``grad_norm[i]`` and ``saturation[i]`` for
+:func:`deltaprop.files.history.load_history` reads back from ``history.csv``. Diagnostic columns are named
+as :mod:`deltaprop.train.diagnostics` writes them: ``grad_norm[i]`` and ``saturation[i]`` for
 ``layers[i]``, the notes' layer ``l = i + 2``.
 """
 
@@ -17,8 +17,8 @@ import re
 
 import numpy as np
 
-from .errors import DeltapropError
-from .io import atomic_write
+from ..atomic import atomic_write
+from ..errors import DeltapropError
 
 __all__ = [
     "confusion_matrix",

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import lookup
+from ..errors import UnknownNameError, lookup
 
-__all__ = ["Cost", "COSTS", "get_cost"]
+__all__ = ["Cost", "COSTS", "get_cost", "sum_of_squares"]
 
 
 class Cost:
@@ -61,13 +61,20 @@ class Cost:
         """Return ``grad_a C_x`` for each row, shape ``(m, n_L)``."""
         raise NotImplementedError(f"{type(self).__name__} must define grad_a()")
 
+    def tensor(self, a, y):
+        """``C_x`` for each row, built from the autodiff engine's operations on the Tensors ``a`` and ``y``."""
+        raise UnknownNameError(f"cost {self.name!r} has no formula in Tensor operations, so the autodiff engine "
+                               f"does not know it; define {type(self).__name__}.tensor(a, y)")
+
     def __repr__(self):
         return f"<cost {self.name}>"
 
 
-def _sum_of_squares(d) -> float:
-    # One BLAS dot over the memory of d, in whatever order it is stored (ravel("K") makes no
-    # copy of a C- or F-contiguous array): the cheapest sum of squares NumPy offers.
+def sum_of_squares(d) -> float:
+    """``sum(d**2)`` as one BLAS dot over the memory of ``d``, in whatever order it is stored.
+
+    ``ravel("K")`` makes no copy of a C- or F-contiguous array: the cheapest sum of squares NumPy offers.
+    """
     flat = d.ravel("K")
     return float(np.dot(flat, flat))
 
@@ -81,10 +88,14 @@ class Quadratic(Cost):
         return 0.5 * np.einsum("ij,ij->i", d, d)  # 1/2 ||a - y||^2
 
     def total(self, a, y, scratch=None):
-        return 0.5 * _sum_of_squares(np.subtract(a, y, out=scratch))
+        return 0.5 * sum_of_squares(np.subtract(a, y, out=scratch))
 
     def grad_a(self, a, y, out=None):
         return np.subtract(a, y, out=out)
+
+    def tensor(self, a, y):
+        d = a - y
+        return 0.5 * (d * d).sum(axis=1)
 
 
 class SquaredError(Cost):
@@ -96,17 +107,25 @@ class SquaredError(Cost):
         return np.einsum("ij,ij->i", d, d)  # sum_j (a_j - y_j)^2
 
     def total(self, a, y, scratch=None):
-        return _sum_of_squares(np.subtract(a, y, out=scratch))
+        return sum_of_squares(np.subtract(a, y, out=scratch))
 
     def grad_a(self, a, y, out=None):
         out = np.subtract(a, y, out=out)
         out *= 2.0
         return out
 
+    def tensor(self, a, y):
+        d = a - y
+        return (d * d).sum(axis=1)
+
+
+def _eps(a) -> float:
+    return float(np.finfo(a.dtype).eps) if a.dtype.kind == "f" else 1e-15
+
 
 def _clip_probability(a):
     # Keep ln a and ln(1 - a) finite for a saturated output (a == 0 or 1 in floating point).
-    eps = np.finfo(a.dtype).eps if a.dtype.kind == "f" else 1e-15
+    eps = _eps(a)
     return np.clip(a, eps, 1.0 - eps)
 
 
@@ -122,6 +141,10 @@ class CrossEntropy(Cost):
     def grad_a(self, a, y, out=None):
         p = _clip_probability(a)
         return np.divide(a - y, p * (1.0 - p), out=out)
+
+    def tensor(self, a, y):
+        p = a.clip(_eps(a), 1.0 - _eps(a))
+        return -(y * p.log() + (1 - y) * (1 - p).log()).sum(axis=1)
 
 
 class LogLikelihood(Cost):
@@ -144,6 +167,9 @@ class LogLikelihood(Cost):
     def grad_a(self, a, y, out=None):
         out = np.divide(y, _clip_probability(a), out=out)
         return np.negative(out, out=out)
+
+    def tensor(self, a, y):
+        return -(y * a.clip(_eps(a), 1.0 - _eps(a)).log()).sum(axis=1)
 
 
 COSTS: dict[str, Cost] = {c.name: c for c in (Quadratic(), SquaredError(), CrossEntropy(), LogLikelihood())}

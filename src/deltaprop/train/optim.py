@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-from .errors import DeltapropError, ShapeError, lookup
-from .validation import check_non_negative, check_positive
+from ..core.checks import check_non_negative, check_positive, is_count
+from ..errors import DeltapropError, ShapeError, lookup
 
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer", "optimizer_from_state"]
 
@@ -255,7 +255,7 @@ class Adam(Optimizer):
         self.beta1 = _check_fraction(beta1, "beta1")
         self.beta2 = _check_fraction(beta2, "beta2")
         self.eps = check_positive(eps, "eps")
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+        if not is_count(t):
             raise DeltapropError(f"t={t!r} (steps taken) must be an integer >= 0")
         self.t = int(t)
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DeltapropError, NonFiniteError, ShapeError
 from .activations import Activation, get_activation
-from .errors import DeltapropError, NonFiniteError, ShapeError
+from .checks import is_count
 
 __all__ = ["Dense"]
 
 
 def _positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_count(value, minimum=1):
         raise DeltapropError(f"{argument}={value!r} must be a positive integer")
     return int(value)
 

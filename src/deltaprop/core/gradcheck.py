@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_positive
 from .initializers import as_generator
-from .validation import check_positive
 
 __all__ = ["gradcheck", "GradcheckResult", "relative_error", "numerical_gradient"]
 

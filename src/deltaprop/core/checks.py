@@ -10,10 +10,11 @@ import numbers
 
 import numpy as np
 
-from .filerows import open_rows
-from .errors import DeltapropError, NonFiniteError, ShapeError
+from ..errors import DeltapropError, NonFiniteError, ShapeError
+from .rows import open_rows
 
-__all__ = ["as_inputs", "as_targets", "check_same_length", "check_positive", "all_finite", "as_dtype"]
+__all__ = ["as_inputs", "as_targets", "check_same_length", "check_positive", "check_non_negative", "all_finite",
+           "as_dtype", "is_count"]
 
 _BLOCK = 1 << 20  # elements per block when scanning a large (possibly memory-mapped) array
 
@@ -32,7 +33,7 @@ def as_dtype(dtype) -> np.dtype:
 def all_finite(array) -> bool:
     """True if ``array`` holds no NaN or infinity; scans in blocks so a memmap is never copied whole.
 
-    A whole-file memmap is read with positioned reads (:mod:`deltaprop.filerows`), so the scan
+    A whole-file memmap is read with positioned reads (:mod:`deltaprop.core.rows`), so the scan
     leaves none of the file resident in the process.
     """
     rows = open_rows(array)
@@ -123,6 +124,11 @@ def check_same_length(X, Y, x_name="X", y_name="Y"):
     """Raise unless ``X`` and ``Y`` hold the same number of examples."""
     if len(X) != len(Y):
         raise ShapeError(f"{x_name} has {len(X)} examples but {y_name} has {len(Y)}; they must match")
+
+
+def is_count(value, minimum: int = 0) -> bool:
+    """True if ``value`` is a whole number (a Python or NumPy integer, not a bool) ``>= minimum``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= minimum
 
 
 def check_positive(value, name: str, integer: bool = False):

@@ -13,8 +13,8 @@ he              N(0, 2/n_in)                     0         (for ReLU)
 xavier          N(0, 2/(n_in + n_out))           0         (Glorot, for sigmoid/tanh)
 =============== ================================ ==========================================
 
-``"auto"`` (the default of :class:`~deltaprop.Network`) picks ``he`` for a ReLU-family layer and
-``xavier`` otherwise.
+``"auto"`` (the default of :class:`~deltaprop.Network`) picks each activation's own family,
+``Activation.init``: ``he`` for the ReLU family, ``xavier`` otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from .errors import DeltapropError, lookup
+from ..errors import DeltapropError, lookup
+from .checks import is_count
 
 __all__ = ["INITIALIZERS", "initialize", "as_generator"]
 
@@ -63,7 +64,7 @@ def as_generator(seed) -> np.random.Generator:
     """Return a ``numpy.random.Generator`` from ``None``, an integer seed or a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+    if seed is None or is_count(seed):
         return np.random.default_rng(seed)
     raise DeltapropError(f"seed={seed!r} must be None, a non-negative integer or a numpy.random.Generator")
 
@@ -76,8 +77,8 @@ def check_init(init) -> str:
     return init
 
 
-def initialize(init: str, n_out: int, n_in: int, activation_name: str, rng, dtype):
-    """Return ``(W, b)`` for one layer drawn by the initialiser ``init``."""
+def initialize(init: str, n_out: int, n_in: int, activation, rng, dtype):
+    """Return ``(W, b)`` for one layer drawn by the initialiser ``init`` (``"auto"``: ``activation.init``)."""
     if init == "auto":
-        init = "he" if activation_name in ("relu", "leaky_relu") else "xavier"
+        init = activation.init
     return lookup(INITIALIZERS, init, "initialiser", "init")(n_out, n_in, rng, np.dtype(dtype))

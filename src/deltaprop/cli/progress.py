@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from .callbacks import Callback
+from ..train.callbacks import Callback
 
 __all__ = ["EpochLog", "ProgressBar", "epoch_summary"]
 

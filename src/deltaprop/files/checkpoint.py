@@ -4,9 +4,9 @@
 killed at any moment and resumed ends with the weights an uninterrupted run would have had, bit
 for bit (same data, seed and thread count).
 
-A checkpoint is an archive of the same kind as a model file (:mod:`deltaprop.io`: an
-uncompressed ``.npz`` with JSON metadata, written atomically, read without trusting a byte and
-never unpickled), holding
+A checkpoint file holds a :class:`~deltaprop.train.checkpoint.Checkpoint`. It is an archive of the
+same kind as a model file (:mod:`deltaprop.files.archive`: an uncompressed ``.npz`` with JSON
+metadata, written atomically, read without trusting a byte and never unpickled), holding
 
 ===================== ===========================================================================
 entry                 content
@@ -43,28 +43,24 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .callbacks import History
-from .errors import DeltapropError, NonFiniteError
-from .io import (
+from ..core.checks import all_finite, is_count
+from ..errors import DeltapropError, NonFiniteError
+from ..train.checkpoint import Checkpoint, History, Optimizer, batches_per_epoch, optimizer_from_state
+from .archive import ArchiveReader, write_archive
+from .model import (
     CHECKPOINT_FORMAT,
     FORMAT,
-    ArchiveReader,
     architecture,
     check_finite_weights,
     read_network,
     weight_arrays,
     weight_spec,
-    write_archive,
 )
-from .network import Network
-from .optim import Optimizer, optimizer_from_state
-from .validation import all_finite
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT_VERSION", "STORE", "load_checkpoint", "save_checkpoint"]
 
 FORMAT_VERSION = 1
 """Version of the checkpoint layout; :func:`load_checkpoint` refuses files of a newer one."""
@@ -74,42 +70,6 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _BUFFER_KEY = re.compile(r"[a-z][a-z0-9]*_([wb])\.(\d+)")  # velocity_w.0, m_b.1, ...
 _MODEL_HINT = ("is a model file, not a training checkpoint: it holds weights only, with no optimiser or position "
                "to resume from")
-
-
-@dataclass
-class Checkpoint:
-    """The state of a training run between two batches (see the module docstring).
-
-    Attributes
-    ----------
-    network : Network
-    optimizer : Optimizer
-        With its hyper-parameters and buffers (velocities, moments, Adam's step count).
-    rng : numpy.random.Generator
-        The shuffling generator as it was at the start of epoch ``epoch``.
-    epoch, batch, step : int
-        Epoch in progress and batches of it done (both from 0), optimiser steps taken in all.
-    epoch_cost : float
-        ``sum_x C_x`` over the batches of epoch ``epoch`` done so far.
-    history : History
-        The epochs finished so far.
-    settings : dict
-        ``n`` (training examples), ``batch_size``, ``shuffle``, ``lmbda``, ``epochs`` and
-        ``max_grad_norm``: what a resumed run must agree with.
-    extra : dict
-        JSON information for the caller (the command line records its options here).
-    """
-
-    network: Network
-    optimizer: Optimizer
-    rng: np.random.Generator
-    epoch: int
-    batch: int
-    step: int
-    epoch_cost: float
-    history: History
-    settings: dict
-    extra: dict = field(default_factory=dict)
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -169,7 +129,7 @@ def save_checkpoint(path, checkpoint: Checkpoint) -> None:
 # -- reading -----------------------------------------------------------------------------------------
 
 def _count(reader, value, what, minimum=0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_count(value, minimum):
         reader.fail(f"has an invalid {what} {value!r:.60} (expected an integer >= {minimum})")
     return value
 
@@ -206,7 +166,7 @@ def _settings(reader, meta) -> dict:
 
 def _position(reader, meta, settings) -> dict:
     raw = _section(reader, meta, "position")
-    n_batches = -(-settings["n"] // settings["batch_size"])
+    n_batches = batches_per_epoch(settings["n"], settings["batch_size"])
     batch = _count(reader, raw.get("batch"), "batch position")
     if batch > n_batches:
         reader.fail(f"is at batch {batch} of an epoch that has only {n_batches} batches")
@@ -268,7 +228,7 @@ def _optimizer(reader, meta, arrays) -> Optimizer:
 def load_checkpoint(path) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (or by ``fit(checkpoint=...)``).
 
-    Everything is checked as :func:`deltaprop.io.load` checks a model, plus the position, the
+    Everything is checked as :func:`deltaprop.files.model.load` checks a model, plus the position, the
     random generator's state, the optimiser's state and the history.
 
     Raises
@@ -298,3 +258,17 @@ def load_checkpoint(path) -> Checkpoint:
     return Checkpoint(network, optimizer, rng, position["epoch"], position["batch"], position["step"],
                       position["epoch_cost"], recorded, settings, extra)
 
+
+class _NpzStore:
+    """The checkpoint store :meth:`Network.fit` hands the training loop: these files."""
+
+    @staticmethod
+    def save(path, checkpoint: Checkpoint) -> None:
+        save_checkpoint(path, checkpoint)
+
+    @staticmethod
+    def load(path) -> Checkpoint:
+        return load_checkpoint(path)
+
+
+STORE = _NpzStore()

@@ -2,7 +2,7 @@
 
 This is the algorithm exactly as 003 and Nielsen's network.py state it: ``x`` and ``y`` are
 column vectors of shapes ``(n_in, 1)`` and ``(n_L, 1)``, and a Python loop visits the layers.
-It shares no code with :mod:`deltaprop.propagation` beyond the activation and cost functions,
+It shares no code with :mod:`deltaprop.core.propagation` beyond the activation and cost functions,
 which makes it an independent check of the batched form (the batched gradient must equal the
 mean of these per-example gradients) and the slow baseline the benchmarks compare against.
 """

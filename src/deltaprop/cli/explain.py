@@ -1,0 +1,156 @@
+"""``deltaprop explain`` and ``deltaprop gradcheck``: backpropagation on a tiny seeded network, checked.
+
+``explain`` prints one example's forward and backward pass layer by layer, labelled with the
+equations BP1-BP4, next to finite-difference estimates; ``gradcheck`` compares every gradient
+of a random batch with central differences and exits with status 1 when an error exceeds
+``--tolerance``. Both build their network in float64 from the shared network options.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DeltapropError
+from .options import EXIT_CHECK_FAILED, EXIT_OK, POSITIVE, POSITIVE_INT, floats, network_options
+
+__all__ = ["add_parser", "explain", "gradcheck"]
+
+
+def add_parser(subparsers) -> None:
+    explain_parser = subparsers.add_parser(
+        "explain", help="backpropagation on one example, step by step, checked numerically",
+        description="Build a tiny seeded network and show, layer by layer, z, a, delta and the gradients (BP1-BP4) "
+                    "next to finite-difference estimates.")
+    network_options(explain_parser, sizes_default=[2, 3, 2])
+    explain_parser.add_argument("--x", type=floats, metavar="X,X,...", help="the input (default 0.05,0.10 for 2 inputs)")
+    explain_parser.add_argument("--y", type=floats, metavar="Y,Y,...",
+                                help="the target (default 0.01,0.99 for 2 outputs)")
+    explain_parser.add_argument("--h", type=POSITIVE, default=1e-6, help="finite-difference step (default 1e-6)")
+    explain_parser.set_defaults(run=explain)
+
+    gradcheck_parser = subparsers.add_parser(
+        "gradcheck", help="compare backpropagation with finite differences",
+        description="Check BP1-BP4 against central differences in float64 on a random batch; exit status 1 if an "
+                    "error exceeds --tolerance.")
+    network_options(gradcheck_parser, sizes_default=[4, 5, 3])
+    gradcheck_parser.add_argument("--examples", type=POSITIVE_INT, default=8, help="batch size (default 8)")
+    gradcheck_parser.add_argument("--h", type=POSITIVE, default=1e-6, help="finite-difference step (default 1e-6)")
+    gradcheck_parser.add_argument("--tolerance", type=POSITIVE, default=1e-6,
+                                  help="largest accepted relative error (default 1e-6)")
+    gradcheck_parser.add_argument("--max-entries", type=POSITIVE_INT, help="check at most this many entries per array")
+    gradcheck_parser.set_defaults(run=gradcheck)
+
+
+def _fmt(values) -> str:
+    """``[0.05, 0.1]``: a vector (or nested rows of a matrix) with 6 significant digits."""
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 0:
+        return f"{array:.6g}"
+    return "[" + ", ".join(_fmt(row) for row in array) + "]"
+
+
+def _small_network(args):
+    """The network of --layers in float64; unset options: sigmoid throughout, quadratic cost."""
+    from ..core.network import Network
+
+    activation = args.activation or "sigmoid"
+    return Network(args.layers, activation=activation, output_activation=args.output_activation or activation,
+                   cost=args.cost or "quadratic", init=args.init, seed=args.seed, dtype="float64")
+
+
+def _example(args, net):
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    rng = np.random.default_rng(args.seed)
+    x = args.x if args.x is not None else ([0.05, 0.10] if n_in == 2 else np.round(rng.uniform(0, 1, n_in), 2))
+    if args.y is not None:
+        y = args.y
+    elif n_out == 2:
+        y = [0.01, 0.99]
+    else:
+        y = np.eye(n_out)[n_out - 1]  # one-hot: valid for every cost, softmax + log-likelihood included
+    for name, values, n, what in (("--x", x, n_in, "inputs"), ("--y", y, n_out, "outputs")):
+        if len(values) != n:
+            raise DeltapropError(f"{name} has {len(values)} values, but the network has {n} {what}")
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def _output_error_label(net) -> str:
+    g, cost = net.output_activation, net.cost_function
+    k = cost.shortcut.get(g.name)
+    if k is not None:
+        return f"delta = {'' if k == 1 else f'{k:g} '}(a - y), the {g.name} + {cost.name} shortcut      (BP1)"
+    if not g.elementwise:
+        return "delta_j = sum_k dC/da_k da_k/dz_j, general form      (BP1)"
+    return "delta = grad_a C (.) g'(z)      (BP1)"
+
+
+def explain(args) -> int:
+    from ..core.gradcheck import numerical_gradient, relative_error
+
+    net = _small_network(args)
+    x, y = _example(args, net)
+    X, Y = x[None, :], y[None, :]
+    gradient = net.backprop(X, Y)
+    cost = net.cost(X, Y)
+    print(f"network {net.sizes}: {net.layers[0].activation.name} hidden, {net.output_activation.name} output, "
+          f"cost {net.cost_function.name}, init {args.init}, seed {args.seed} (float64)")
+    print(f"x = {_fmt(x)}    y = {_fmt(y)}    layers[i] is layer l = i + 2; layer 1 is the input\n")
+
+    print("forward pass")
+    print(f"  layer 1: a = x = {_fmt(x)}")
+    for i, layer in enumerate(net.layers):
+        print(f"  layer {i + 2}: W = {_fmt(layer.W)}    b = {_fmt(layer.b)}")
+        print(f"  {'':7}  z = W a_prev + b = {_fmt(gradient.zs[i][0])}")
+        print(f"  {'':7}  a = {layer.activation.name}(z) = {_fmt(gradient.activations[i + 1][0])}")
+    print(f"  cost C = {cost:.10g}\n")
+
+    print("backward pass: delta = dC/dz")
+    last = len(net.layers) - 1
+    for i in range(last, -1, -1):
+        label = _output_error_label(net) if i == last else "delta = (W_next^T delta_next) (.) g'(z)      (BP2)"
+        print(f"  layer {i + 2}: {label}")
+        print(f"  {'':7}  delta = {_fmt(gradient.deltas[i][0])}")
+    print()
+
+    def cost_fn():
+        return net.cost_function.value(net._feedforward(X), Y)
+
+    print(f"gradients next to finite differences (C(w + h) - C(w - h)) / 2h, h = {args.h:g}")
+    worst = 0.0
+    for i, layer in enumerate(net.layers):
+        for name, param, analytic, equation, formula in (
+            ("b", layer.b, gradient.biases[i], "BP3", "dC/db = delta"),
+            ("W", layer.W, gradient.weights[i], "BP4", "dC/dW = delta a_prev^T"),
+        ):
+            numeric = numerical_gradient(cost_fn, param, np.arange(param.size), args.h).reshape(param.shape)
+            error = relative_error(analytic, numeric)
+            worst = max(worst, error)
+            print(f"  layer {i + 2}: {formula}      ({equation})    relative error {error:.2e}")
+            for index in np.ndindex(param.shape):
+                where = f"{name}[{', '.join(map(str, index))}]"
+                print(f"    {where:<10} backprop {analytic[index]: .10f}    finite difference {numeric[index]: .10f}")
+    print(f"\nworst relative error {worst:.2e}")
+    return EXIT_OK
+
+
+def gradcheck(args) -> int:
+    from ..core.gradcheck import gradcheck as check
+
+    net = _small_network(args)
+    rng = np.random.default_rng(args.seed)
+    X = rng.standard_normal((args.examples, net.sizes[0]))
+    n_out = net.sizes[-1]
+    if net.is_classifier:
+        Y = rng.integers(0, max(n_out, 2), args.examples)
+    else:
+        Y = rng.standard_normal((args.examples, n_out))
+    result = check(net, X, Y, h=args.h, tolerance=args.tolerance, max_entries=args.max_entries, seed=args.seed)
+    print(f"network {net.sizes}: {net.layers[0].activation.name} hidden, {net.output_activation.name} output, "
+          f"cost {net.cost_function.name}, {args.examples} random examples, float64, h = {args.h:g}")
+    print("worst relative error ||backprop - finite difference|| / (||backprop|| + ||finite difference||)")
+    for i in range(len(net.layers)):
+        w, b = result.errors[f"W[{i}]"], result.errors[f"b[{i}]"]
+        print(f"  layer {i + 2} (layers[{i}]):  dC/dW {w:.2e}   dC/db {b:.2e}   worst {max(w, b):.2e}")
+    verdict = "passed" if result.passed else "FAILED"
+    print(f"worst {result.worst:.2e}: {verdict} (tolerance {args.tolerance:g})")
+    return EXIT_OK if result.passed else EXIT_CHECK_FAILED

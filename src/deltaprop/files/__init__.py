@@ -1,0 +1,1 @@
+"""Files deltaprop writes and reads: model files, checkpoints, training histories, the run lock."""

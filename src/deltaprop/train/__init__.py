@@ -1,0 +1,1 @@
+"""Learning: the mini-batch SGD loop, the run around it (checkpoints, divergence, Ctrl-C), optimisers, callbacks."""

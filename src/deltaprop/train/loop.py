@@ -1,0 +1,228 @@
+"""Mini-batch stochastic gradient descent over epochs (003, 004): the loop behind :meth:`Network.fit`.
+
+Read :func:`fit` as Nielsen's ``SGD``: for each epoch, shuffle, cut into mini-batches, and for each
+batch run feedforward and BP1-BP4 (:mod:`deltaprop.core.propagation`) and let the optimiser take
+its step. Everything the user passes is validated once, before the first parameter changes; the
+loop reuses one :class:`~deltaprop.core.workspace.Workspace` per batch size and allocates nothing
+per step beyond what NumPy's reductions need. What keeps a long run safe (checkpoints, resume,
+divergence, Ctrl-C) is in :mod:`deltaprop.train.run`; a memmapped training set is read batch by
+batch with positioned reads (:mod:`deltaprop.core.rows`), never copied whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+
+from ..atomic import remove_stale_temporaries
+from ..core import propagation
+from ..core.checks import check_non_negative, check_positive, check_same_length
+from ..core.initializers import as_generator
+from ..core.network import decide
+from ..core.rows import RowReader, open_rows
+from ..core.workspace import Workspace
+from ..errors import DeltapropError, NonFiniteError
+from .blas import OneBlasThread
+from .callbacks import Callback, CallbackList, History
+from .checkpoint import Checkpoint
+from .optim import SGD, Optimizer
+from .run import (
+    DeferredInterrupt,
+    Run,
+    TrainingInterrupted,
+    check_checkpoint_options,
+    clip_gradients,
+    resume_into,
+    weights_finite,
+)
+
+__all__ = ["TrainingInterrupted", "batches", "fit", "score"]
+
+
+def batches(n: int, batch_size: int, order=None, first: int = 0):
+    """Yield ``(start, stop, index)`` from batch ``first`` on: ``index`` selects rows ``order[start:stop]``.
+
+    ``index`` is a slice when ``order`` is None (no shuffling).
+    """
+    for start in range(first * batch_size, n, batch_size):
+        stop = min(start + batch_size, n)
+        yield start, stop, (slice(start, stop) if order is None else order[start:stop])
+
+
+def _gather(source, index, buffer):
+    """Rows ``source[index]`` into ``buffer`` (no copy for a slice of the right dtype)."""
+    if type(source) is RowReader:  # a memmapped file: positioned reads, nothing mapped in
+        return source.read(index, buffer)
+    same_dtype = source.dtype == buffer.dtype
+    if type(index) is slice and same_dtype:
+        return source[index]
+    if same_dtype and type(source) is np.ndarray:  # not a memmap
+        # NOTE: mode="clip" lets take write straight into buffer; the default mode="raise" first
+        # gathers into a temporary (3x slower for a batch of 10). The indices come from a
+        # permutation of range(n), so nothing is ever clipped.
+        return source.take(index, axis=0, out=buffer, mode="clip")
+    buffer[...] = source[index]  # converts dtype, or reads only these rows of a memmap
+    return buffer
+
+
+def _overrides_on_batch_end(callbacks) -> bool:
+    """True if some callback defines ``on_batch_end`` (otherwise the loop skips the per-step call)."""
+    return any(type(c).on_batch_end is not Callback.on_batch_end for c in callbacks.callbacks)
+
+
+def _check_validation_data(net, validation_data):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise DeltapropError("validation_data must be a pair (X_val, Y_val)")
+    x_val, y_val = net._inputs(validation_data[0], "validation X"), net._targets(validation_data[1], "validation Y")
+    check_same_length(x_val, y_val, "validation X", "validation Y")
+    return x_val, y_val
+
+
+def score(net, x, y) -> dict:
+    """Cost (and accuracy for a classifier) of already-validated ``x``, ``y``."""
+    a = net._feedforward(x)
+    logs = {"cost": net.cost_function.value(a, y)}
+    if net.is_classifier:
+        logs["accuracy"] = float(np.mean(decide(a) == decide(y)))
+    return logs
+
+
+class _Workspaces(dict):
+    """One workspace per batch size, made on first use: every batch of ``m`` examples reuses its buffers.
+
+    The step's gradients go to buffers of their own, named for what they hold:
+    ``optimizer.gradient_scale`` times ``nabla`` (for plain SGD, ``eta`` times it: the whole step).
+    """
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.scaled_nabla_w = [np.empty_like(layer.W) for layer in net.layers]
+        self.scaled_nabla_b = [np.empty_like(layer.b) for layer in net.layers]
+
+    def __missing__(self, m):
+        ws = self[m] = Workspace(self.net.layers, m, self.net.dtype, one_blas_thread=OneBlasThread, nabla=False)
+        return ws
+
+
+def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None, shuffle=True, seed=None,
+        callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch", resume=None, max_grad_norm=None,
+        checkpoint_metadata=None, store=None) -> History:
+    """Train ``net`` by mini-batch SGD: the parameters are :meth:`deltaprop.Network.fit`'s.
+
+    ``store`` reads and writes checkpoints (``save(path, checkpoint)``, ``load(path)``);
+    :meth:`Network.fit` passes :data:`deltaprop.files.checkpoint.STORE`.
+    """
+    # -- the boundary: validate everything before any parameter is touched ------------------------
+    epochs = check_positive(epochs, "epochs", integer=True)
+    batch_size = check_positive(batch_size, "batch_size", integer=True)
+    if optimizer is None:
+        check_positive(eta, "eta")
+    elif not isinstance(optimizer, Optimizer):
+        raise DeltapropError(f"optimizer must be a deltaprop.Optimizer, got {type(optimizer).__name__}")
+    lmbda = check_non_negative(lmbda, "lmbda")
+    if max_grad_norm is not None:
+        max_grad_norm = check_positive(max_grad_norm, "max_grad_norm")
+    checkpoint, checkpoint_every = check_checkpoint_options(checkpoint, checkpoint_every, store)
+    if checkpoint_metadata is not None and not isinstance(checkpoint_metadata, dict):
+        raise DeltapropError(f"checkpoint_metadata must be a dict of JSON values, got {type(checkpoint_metadata).__name__}")
+    x, y = net._inputs(X), net._targets(Y)
+    check_same_length(x, y)
+    validation = _check_validation_data(net, validation_data)
+    if not weights_finite(net):
+        raise NonFiniteError("the network's weights hold NaN or infinity before training; rebuild or reload it")
+    n = len(x)
+    settings = {"n": n, "batch_size": batch_size, "shuffle": bool(shuffle), "lmbda": lmbda, "epochs": epochs,
+                "max_grad_norm": max_grad_norm}
+    if resume is not None:
+        if not isinstance(resume, Checkpoint) and store is None:
+            raise DeltapropError("resume= a path needs a checkpoint store: train with Network.fit")
+        state = resume if isinstance(resume, Checkpoint) else store.load(resume)
+        optimizer = resume_into(net, state, settings, optimizer)
+        run = Run(net, optimizer, state.rng, state.history, settings, (state.epoch, state.batch, state.step,
+                  state.epoch_cost), checkpoint, checkpoint_every, checkpoint_metadata, store)
+    else:
+        optimizer = optimizer if optimizer is not None else SGD(eta)
+        run = Run(net, optimizer, as_generator(seed), History(), settings, (0, 0, 0, 0.0), checkpoint,
+                  checkpoint_every, checkpoint_metadata, store)
+    callbacks = CallbackList(callbacks, net)
+    if checkpoint is not None:
+        remove_stale_temporaries(checkpoint)  # a killed run's half-written temporaries
+
+    # -- the loop ------------------------------------------------------------------------------
+    net.stop_training = False
+    net.optimizer = optimizer  # callbacks (LearningRateScheduler, checkpoints) reach it here
+    workspaces = _Workspaces(net)
+    # NOTE: overflow warnings are silenced: the loop detects every NaN and infinity itself and
+    # stops with a message that says where and what to do, which the warnings would only precede.
+    rows = open_rows(x) if x.dtype == net.dtype else None  # a memmap: read batches without mapping them in
+    with DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            (rows or contextlib.nullcontext()):
+        callbacks.on_train_begin()
+        for epoch in range(run.epoch, epochs):
+            if run.batch == 0:
+                callbacks.on_epoch_begin(epoch)
+            order = run.start_epoch(epoch, shuffle)
+            _run_batches(run, workspaces, rows or x, y, order, callbacks, interrupt)
+            _end_epoch(run, validation, callbacks, interrupt, last=epoch == epochs - 1)
+            if net.stop_training:
+                break
+        callbacks.on_train_end()
+    return run.history
+
+
+def _run_batches(run, workspaces, x, y, order, callbacks, interrupt) -> None:
+    """The batches of ``run.epoch`` from ``run.batch`` on: one SGD step each, guarded in O(1)."""
+    net, optimizer = run.net, run.optimizer
+    layers, cost, n, lmbda = net.layers, net.cost_function, run.settings["n"], run.settings["lmbda"]
+    scaled_nabla = scaled_nabla_w, scaled_nabla_b = workspaces.scaled_nabla_w, workspaces.scaled_nabla_b
+    max_grad_norm, every = run.settings["max_grad_norm"], run.every
+    batch_hooks = _overrides_on_batch_end(callbacks)
+    next_save = (run.step // every + 1) * every if every else -1  # one comparison per step: anything due?
+    for batch, (start, stop, index) in enumerate(batches(n, run.settings["batch_size"], order, run.batch), run.batch):
+        m = stop - start
+        ws = workspaces[m]
+        xb, yb = _gather(x, index, ws.x), _gather(y, index, ws.y)
+        a = propagation.feedforward(layers, xb, ws)
+        batch_total = cost.total(a, yb, scratch=ws.scratch[-1])  # sum_x C_x; scratch is free until BP1
+        if not math.isfinite(batch_total):  # checked before the update it would cause
+            run.diverge(batch, "cost", batch_total)
+        # BP1-BP4, the sums over the batch scaled by gradient_scale / m (eta / m for plain SGD)
+        propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m, scaled_deltas=True,
+                             into=scaled_nabla)
+        if max_grad_norm is not None:
+            norm = clip_gradients(scaled_nabla_w, scaled_nabla_b, max_grad_norm, optimizer.gradient_scale)
+            if not math.isfinite(norm):
+                run.diverge(batch, "gradient norm", norm)
+        optimizer.step(layers, scaled_nabla_w, scaled_nabla_b, l2=lmbda / n)
+        run.step, run.batch, run.epoch_cost = run.step + 1, batch + 1, run.epoch_cost + batch_total
+        if batch_hooks:
+            callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
+        if run.step == next_save or interrupt.pending:
+            if run.step == next_save or run.checkpoint is not None:
+                run.save()
+            if interrupt.pending:
+                raise TrainingInterrupted(run.history, run.epoch, run.batch, run.checkpoint)
+            next_save += every
+
+
+def _end_epoch(run, validation, callbacks, interrupt, last) -> None:
+    """Check every weight once, score, call the callbacks, record the history, checkpoint."""
+    net = run.net
+    if not weights_finite(net):
+        run.diverge(None, "weight", None)
+    logs = {"cost": run.epoch_cost / run.settings["n"]}
+    if validation is not None:
+        logs.update({f"val_{key}": value for key, value in score(net, *validation).items()})
+    callbacks.on_epoch_end(run.epoch, logs)  # callbacks may add metrics to logs ...
+    run.history.on_epoch_end(run.epoch, logs)  # ... which the history then records
+    if run.checkpoint is not None and (run.checkpoint_every == "epoch" or interrupt.pending
+                                       or (run.every and (last or net.stop_training))):
+        run.save(at_epoch_end=True)
+    run.epoch, run.batch, run.epoch_cost = run.epoch + 1, 0, 0.0
+    if interrupt.pending:
+        raise TrainingInterrupted(run.history, run.epoch, 0, run.checkpoint)
