@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deltaprop.activations import ACTIVATIONS, get_activation
+from deltaprop.core.activations import ACTIVATIONS, get_activation
 
 Z = np.linspace(-4, 4, 17).reshape(1, -1) + 0.013  # avoid the kink of ReLU at exactly 0
 
@@ -16,6 +16,7 @@ def closed_form(name, z):
         "leaky_relu": np.where(z > 0, z, 0.01 * z),
         "identity": z,
         "softmax": np.exp(z) / np.exp(z).sum(axis=1, keepdims=True),
+        "softplus": np.log1p(np.exp(z)),
     }[name]
 
 
