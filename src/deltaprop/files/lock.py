@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import socket
+import stat
 
 from ..atomic import pid_alive
 from ..core.checks import is_count
@@ -40,6 +41,9 @@ __all__ = ["LOCK_NAME", "DirectoryLock", "LockedError"]
 
 LOCK_NAME = ".deltaprop.lock"
 _HOLDER_BYTES = 4096  # a holder record is a short JSON line; never read more than this
+# Never through a symbolic link, never inherited by a child process, never waiting on a FIFO.
+_OPEN_FLAGS = (getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
 
 
 class LockedError(DeltapropError):
@@ -91,9 +95,45 @@ class DirectoryLock:
         os.fsync(self._fd)
         return self
 
+    def _open_lock_file(self, flags: int) -> int:
+        """Open the lock file with ``flags``, refusing anything but a regular file (a link is never followed).
+
+        A symbolic link, a FIFO, a directory, a device or a hard link to another file (more than
+        one name) at the lock's path is refused with :class:`~deltaprop.errors.DeltapropError`
+        before a byte is read or written through it.
+        """
+        try:
+            fd = os.open(self.path, flags | _OPEN_FLAGS, 0o644)
+        except OSError as error:
+            try:
+                found = os.lstat(self.path).st_mode
+            except OSError:
+                raise error from None
+            if stat.S_ISREG(found):
+                raise
+            raise self._not_a_lock(found) from None
+        try:
+            found = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:
+            os.close(fd)
+            raise self._not_a_lock(found.st_mode, found.st_nlink)
+        return fd
+
+    def _not_a_lock(self, mode: int, links: int = 1) -> DeltapropError:
+        """The refusal of a lock path that holds something deltaprop did not create."""
+        what = ("a symbolic link" if stat.S_ISLNK(mode) else "a directory" if stat.S_ISDIR(mode)
+                else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket" if not stat.S_ISREG(mode)
+                else f"a file with {links} names (a hard link to another file)")
+        return DeltapropError(f"{self.option} {self.directory}: the lock file {self.path} is {what}, not a lock "
+                              "file deltaprop made; deltaprop never follows or writes through it: remove it if no "
+                              "deltaprop process is running")
+
     def _acquire_flock(self) -> int:
         for _ in range(100):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open_lock_file(os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -121,10 +161,16 @@ class DirectoryLock:
         # Without flock, a lock is the file's existence; a file whose PID is dead is stale.
         for _ in range(2):
             try:
-                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                return self._open_lock_file(os.O_RDWR | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
-                with open(self.path, "rb") as handle:
-                    holder = _parse_holder(handle.read(_HOLDER_BYTES))
+                try:
+                    fd = self._open_lock_file(os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # its holder just released it
+                try:
+                    holder = _parse_holder(os.read(fd, _HOLDER_BYTES))
+                finally:
+                    os.close(fd)
                 if pid_alive(holder.get("pid")):
                     raise self._locked(holder) from None
                 self.taken_over = holder
