@@ -127,18 +127,34 @@ def _check(state: dict, expected: dict, hint: str = "") -> dict[str, np.ndarray]
     return arrays
 
 
+def _cast(arrays: dict, dtype) -> dict[str, np.ndarray]:
+    """Every array in ``dtype``, each checked finite *after* the cast (1e300 is finite in float64 and
+    infinite in float32): a value beyond ``dtype``'s range is refused, naming its entry."""
+    dtype = np.dtype(dtype)
+    cast = {}
+    for key, array in arrays.items():
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast[key] = array.astype(dtype)
+        if not all_finite(cast[key]):
+            largest = float(np.max(np.abs(array)))
+            raise NonFiniteError(f"state dict entry {key!r} holds {largest:.4g}, beyond the range of {dtype.name} "
+                                 f"(largest finite value {float(np.finfo(dtype).max):.4g}); nothing was loaded")
+    return cast
+
+
 def load_state_dict(net: Network, state: dict) -> None:
     """Copy the weights of ``state`` into ``net`` in place (cast to its dtype), like PyTorch's strict load.
 
-    Every key of ``net``'s own :func:`state_dict` must be present with its shape, and no other:
-    otherwise nothing is changed and the error lists the missing, unexpected and mis-shaped keys.
+    Every key of ``net``'s own :func:`state_dict` must be present with its shape, and no other, and
+    every value finite in ``net``'s dtype: otherwise nothing is changed and the error lists the
+    missing, unexpected and mis-shaped keys, or names the value that does not fit.
     """
     activations = [layer.activation for layer in net.layers]
     expected = _expected(activations, [layer.W.shape for layer in net.layers])
-    arrays = _check(state, expected)
+    arrays = _cast(_check(state, expected), net.dtype)  # all checked before any weight changes
     for k, layer in zip(torch_indices(activations), net.layers):
-        np.copyto(layer.W, arrays[f"{k}.weight"], casting="unsafe")
-        np.copyto(layer.b, arrays[f"{k}.bias"], casting="unsafe")
+        np.copyto(layer.W, arrays[f"{k}.weight"])
+        np.copyto(layer.b, arrays[f"{k}.bias"])
 
 
 def _per_layer(activation, output_activation, n_layers: int) -> list[str]:
@@ -207,7 +223,8 @@ def from_state_dict(state: dict, activation="sigmoid", output_activation=None, c
         first = arrays[f"{indices[0]}.weight"].dtype
         dtype = first if first in (np.dtype(np.float32), np.dtype(np.float64)) else np.float32
     dtype = as_dtype(dtype)
-    layers = [Dense(n_in, n_out, name, W=arrays[f"{k}.weight"].astype(dtype), b=arrays[f"{k}.bias"].astype(dtype))
+    arrays = _cast(arrays, dtype)
+    layers = [Dense(n_in, n_out, name, W=arrays[f"{k}.weight"], b=arrays[f"{k}.bias"])
               for k, name, (n_out, n_in) in zip(indices, activations, shapes)]
     return Network(layers, cost=cost, dtype=dtype)
 

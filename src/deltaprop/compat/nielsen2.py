@@ -18,8 +18,10 @@ reads JSON only and accepts only the two cost names above.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import reprlib
 
 import numpy as np
 
@@ -163,24 +165,116 @@ class Network(BookNetwork):
             json.dump(data, f)
 
 
-def load(filename, dtype="float64") -> Network:
-    """Load a network from the book's JSON file ``filename`` (JSON only: no code runs)."""
-    filename = os.fspath(filename)
+MAX_FILE_BYTES = 256 << 20
+"""Largest network2 JSON file :func:`load` reads (256 MiB).
+
+Parsed JSON takes far more memory than its text: ``[0,0,...]`` spends 2 bytes of text and about 32
+bytes of Python objects (a list slot and a float) per number, so a file is parsed only below this
+size. The book's ``[784, 30, 10]`` network is about 0.5 MB; the limit holds about 12 million
+weights at 20 characters each. ``load(filename, max_bytes=...)`` changes it."""
+
+
+def _fail(filename, problem):
+    raise ModelFileError(f"network2 file {filename}: {problem}")
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float)  # not bool, not a string, not a list
+
+
+def _matrix(filename, value, what, rows, columns):
+    """Check that ``value`` is a list of ``rows`` lists of ``columns`` numbers (``columns=None``: a number
+    or a one-number list each, as biases are written) *before* NumPy sees it; return the float64 array."""
+    shape = (rows, columns if columns is not None else 1)
+    name = "W" if columns is not None else "b"
+    if not isinstance(value, list) or len(value) != rows:
+        got = f"{len(value)} rows" if isinstance(value, list) else f"a {type(value).__name__}"
+        _fail(filename, f"{what}: {name} must have shape {shape} (a list of {rows} rows), got {got}")
+    for i, row in enumerate(value):
+        if columns is None:
+            if not (_is_number(row) or (isinstance(row, list) and len(row) == 1 and _is_number(row[0]))):
+                _fail(filename, f"{what}: b must have shape {shape}; row {i} is not a number or a one-number list")
+        elif not isinstance(row, list) or len(row) != columns:
+            got = f"{len(row)} numbers" if isinstance(row, list) else f"a {type(row).__name__}"
+            _fail(filename, f"{what}: W must have shape {shape}; row {i} holds {got}")
+        elif not all(map(_is_number, row)):
+            _fail(filename, f"{what}: row {i} holds something that is not a number")
     try:
-        with open(filename, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise ModelFileError(f"network2 file {filename} does not exist") from None
+        array = np.array(value, dtype=np.float64)
+    except (OverflowError, ValueError, TypeError) as error:
+        _fail(filename, f"{what} does not hold numbers: {error}")
+    if not np.isfinite(array).all():
+        _fail(filename, f"{what} holds NaN or infinity")
+    return array.reshape(rows, -1)
+
+
+def _arrays(filename, data, text_bytes):
+    """Check the structure of the parsed file; return ``(sizes, weights, biases)`` as NumPy arrays."""
+    sizes = data["sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(type(n) is int and n >= 1 for n in sizes):
+        _fail(filename, f"sizes must be a list of at least two positive integers, got {reprlib.repr(sizes)}")
+    declared = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))  # Python ints: never wraps
+    if 2 * declared > text_bytes:  # each number takes a digit and a separator at least
+        _fail(filename, f"sizes {reprlib.repr(sizes)} declare {declared:,} weights and biases, more than a file of "
+              f"{text_bytes:,} bytes can hold")
+    for key in ("weights", "biases"):
+        if not isinstance(data[key], list) or len(data[key]) != len(sizes) - 1:
+            _fail(filename, f"{key} must be a list of {len(sizes) - 1} arrays, one per layer after the input")
+    weights = [_matrix(filename, w, f"weights[{i}]", n_out, n_in)
+               for i, (w, n_in, n_out) in enumerate(zip(data["weights"], sizes, sizes[1:]))]
+    biases = [_matrix(filename, b, f"biases[{i}]", n_out, None) for i, (b, n_out) in enumerate(zip(data["biases"], sizes[1:]))]
+    return sizes, weights, biases
+
+
+def load(filename, dtype="float64", max_bytes: int = MAX_FILE_BYTES) -> Network:
+    """Load a network from the book's JSON file ``filename`` (JSON only: no code runs).
+
+    Nothing the file declares is trusted with memory: it must be a regular file of at most
+    ``max_bytes`` (:data:`MAX_FILE_BYTES`), and its ``sizes``, ``weights`` and ``biases`` are
+    checked against each other, and against the file's length, before any array is made. Every
+    problem is a :class:`~deltaprop.errors.ModelFileError` naming the file.
+    """
+    from ..data.regular import open_regular
+
+    filename = os.fspath(filename)
+    handle, size = open_regular(filename, "network2 file", error=ModelFileError, missing="it does not exist")
+    with handle:
+        if size > max_bytes:
+            _fail(filename, f"is {size:,} bytes, larger than the {max_bytes:,} bytes a network2 file may have "
+                  "(load(filename, max_bytes=...) raises the limit)")
+        try:
+            raw = handle.read(size + 1)  # never more than max_bytes + 1 (checked above); + 1: did it grow?
+        except OSError as error:
+            _fail(filename, f"cannot be read ({error.strerror or error})")
+    if len(raw) > size:  # grew since it was measured
+        _fail(filename, "changed while it was read")
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ModelFileError(f"network2 file {filename} is not JSON: {error}") from None
+    except RecursionError:
+        raise ModelFileError(f"network2 file {filename} is not a network2 file: its JSON is nested too deeply") from None
+    del raw
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
         raise ModelFileError(f"network2 file {filename} must be a JSON object with sizes, weights, biases and cost")
-    if data["cost"] not in COSTS:
-        raise ModelFileError(f"network2 file {filename}: cost {data['cost']!r} is not one of {sorted(COSTS)}")
+    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
+        _fail(filename, f"cost {reprlib.repr(data['cost'])} is not one of {sorted(COSTS)}")
+    cost = COSTS[data["cost"]]
+    sizes, weights, biases = _arrays(filename, data, size)
+    del data
     try:
-        net = Network(data["sizes"], cost=COSTS[data["cost"]], seed=0, dtype=dtype)
-        net.weights = [np.array(w, dtype=float) for w in data["weights"]]
-        net.biases = [np.array(b, dtype=float) for b in data["biases"]]
+        net = Network(sizes, cost=cost, seed=0, dtype=dtype)
+        for key, arrays in (("weights", weights), ("biases", biases)):
+            for i, array in enumerate(arrays):
+                with np.errstate(over="ignore"):
+                    cast = array.astype(net.net.dtype)
+                if not np.isfinite(cast).all():  # 1e300 is finite in float64, infinite in float32
+                    _fail(filename, f"{key}[{i}] holds {np.max(np.abs(array)):.4g}, beyond the range of "
+                          f"{net.net.dtype} (largest {np.finfo(net.net.dtype).max:.4g})")
+                arrays[i] = cast
+        net.weights, net.biases = weights, biases
+    except ModelFileError:
+        raise
     except (DeltapropError, ValueError, TypeError) as error:
         raise ModelFileError(f"network2 file {filename}: {error}") from None
     return net

@@ -6,8 +6,14 @@ epoch over a 2 GB file ends with all 2 GB resident. :class:`RowReader` copies ju
 batch needs into a buffer with ``os.preadv``; the file's pages then stay in the kernel's page
 cache, outside the process.
 
-Used for a whole-file memmap, as ``np.load(path, mmap_mode="r")`` gives; any other array (a view
-of a memmap included) is read as usual.
+Used for a whole-file memmap, as ``np.load(path, mmap_mode="r")`` gives, whatever its dtype: rows
+are read in the file's dtype and converted batch by batch into the caller's buffer (a float64
+file feeding a float32 network never has more than one batch of float64 in memory). Any other
+array (a view of a memmap included) is read as usual.
+
+Reading through a mapping of a file that has since been truncated kills the process with
+``SIGBUS``; a positioned read just returns fewer bytes, which :class:`RowReader` reports as a
+:class:`~deltaprop.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -17,15 +23,31 @@ import os
 
 import numpy as np
 
-__all__ = ["RowReader", "open_rows"]
+from ..errors import DataError
+
+__all__ = ["RowReader", "in_memory", "open_rows"]
 
 
 def open_rows(array):
-    """A :class:`RowReader` over ``array`` if it is a whole 2-D C-ordered memmap of a file, else None."""
+    """A :class:`RowReader` over ``array`` if it is a whole 2-D C-ordered memmap of a file that can still
+    be opened by its name, else None (a deleted file is read through its mapping, as any array)."""
     if (isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename
             and array.ndim == 2 and array.flags.c_contiguous and hasattr(os, "preadv")):
-        return RowReader(array)
+        try:
+            return RowReader(array)
+        except OSError:
+            return None
     return None
+
+
+def in_memory(array):
+    """``array`` itself, or for a whole-file memmap a copy in memory read with positioned reads (so the
+    mapping's pages are never touched, and a truncated file is a DataError rather than SIGBUS)."""
+    rows = open_rows(array)
+    if rows is None:
+        return array
+    with rows:
+        return rows.read(slice(0, len(rows)), np.empty(array.shape, array.dtype))
 
 
 class RowReader:
@@ -35,20 +57,50 @@ class RowReader:
         self.shape, self.dtype = array.shape, array.dtype
         self.offset = array.offset  # where the data start in the file (after the .npy header)
         self.row_bytes = array.shape[1] * array.dtype.itemsize
-        self.fd = os.open(array.filename, os.O_RDONLY)
+        self.filename = os.fspath(array.filename)
+        self._scratch = {}  # rows in the file's dtype, per batch size, when the caller's buffer differs
+        self.fd = os.open(self.filename, os.O_RDONLY)  # OSError: open_rows falls back to the mapping
+        try:
+            size = os.fstat(self.fd).st_size
+        except OSError:
+            size = None
+        if size is not None and size < self.offset + self.shape[0] * self.row_bytes:
+            os.close(self.fd)
+            self.fd = None
+            raise DataError(f"{self.filename} is shorter ({size:,} bytes) than its array of shape {self.shape} "
+                            f"and dtype {self.dtype} needs: it was truncated or replaced after it was opened")
 
     def __len__(self):
         return self.shape[0]
 
     def _read(self, out_bytes: memoryview, position: int) -> None:
         while len(out_bytes):  # preadv may return fewer bytes than asked: read the rest
-            done = os.preadv(self.fd, [out_bytes], position)
+            try:
+                done = os.preadv(self.fd, [out_bytes], position)
+            except OSError as error:
+                raise DataError(f"cannot read the rows of {self.filename}: {error.strerror or error}") from None
             if done == 0:
-                raise OSError(f"unexpected end of file reading rows at byte {position}")
+                try:
+                    now = f"it now has {os.fstat(self.fd).st_size:,} bytes"
+                except OSError:
+                    now = "it ended early"
+                raise DataError(f"{self.filename} shrank while training read it: {now}, its array of shape "
+                                f"{self.shape} needs {self.offset + self.shape[0] * self.row_bytes:,}; leave the file "
+                                "unchanged while it is used")
             out_bytes, position = out_bytes[done:], position + done
 
     def read(self, index, out: np.ndarray) -> np.ndarray:
-        """Rows ``index`` (a slice or integer array) into ``out`` (C order, this dtype); return ``out``."""
+        """Rows ``index`` (a slice or integer array) into ``out`` (C order); return ``out``.
+
+        ``out`` may have another dtype than the file: the rows are read into a buffer of the file's
+        dtype (one per batch size, kept) and converted into ``out``.
+        """
+        if out.dtype != self.dtype:
+            scratch = self._scratch.get(out.shape[0])
+            if scratch is None:
+                scratch = self._scratch[out.shape[0]] = np.empty((out.shape[0], self.shape[1]), self.dtype)
+            np.copyto(out, self.read(index, scratch), casting="unsafe")
+            return out
         flat = memoryview(out).cast("B")
         if isinstance(index, slice):
             self._read(flat, self.offset + index.start * self.row_bytes)  # one contiguous block

@@ -36,6 +36,7 @@ __all__ = [
     "CSVLogger",
     "Callback",
     "CallbackList",
+    "CallbackTypeError",
     "EarlyStopping",
     "History",
     "LearningRateScheduler",
@@ -62,14 +63,28 @@ class Callback:
     def on_batch_end(self, batch: int, logs=None): ...
 
 
+class CallbackTypeError(DeltapropError, TypeError):
+    """``callbacks=`` is not a list of :class:`Callback` instances (a DeltapropError, and a TypeError
+    as it always was)."""
+
+
 class CallbackList(Callback):
     """Calls each hook on every callback, in order."""
 
     def __init__(self, callbacks=None, network=None):
-        self.callbacks = list(callbacks or [])
-        for callback in self.callbacks:
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            raise CallbackTypeError(f"callbacks must be a list of Callback instances, got one {type(callbacks).__name__}: "
+                                    f"pass callbacks=[{type(callbacks).__name__}(...)]")
+        elif isinstance(callbacks, (str, bytes, dict)) or not hasattr(callbacks, "__iter__"):
+            raise CallbackTypeError(f"callbacks must be a list of deltaprop Callback instances, got {type(callbacks).__name__}")
+        self.callbacks = list(callbacks)
+        for i, callback in enumerate(self.callbacks):
             if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be deltaprop.train.callbacks.Callback instances, got {type(callback).__name__}")
+                raise CallbackTypeError(f"callbacks must be deltaprop.train.callbacks.Callback instances; callbacks[{i}] "
+                                        f"is of type {type(callback).__name__}")
+        for callback in self.callbacks:
             callback.set_network(network)
 
     def on_train_begin(self, logs=None):

@@ -21,7 +21,7 @@ from ..core import propagation
 from ..core.checks import check_non_negative, check_positive, check_same_length
 from ..core.initializers import as_generator
 from ..core.network import decide
-from ..core.rows import RowReader, open_rows
+from ..core.rows import RowReader, in_memory, open_rows
 from ..core.workspace import Workspace
 from ..errors import DeltapropError, NonFiniteError
 from .blas import OneBlasThread
@@ -67,6 +67,12 @@ def _gather(source, index, buffer):
     return buffer
 
 
+def _opened(files: contextlib.ExitStack, array):
+    """A :class:`RowReader` over ``array`` closed with ``files`` if it is a whole-file memmap, else None."""
+    rows = open_rows(array)
+    return files.enter_context(rows) if rows is not None else None
+
+
 def _overrides_on_batch_end(callbacks) -> bool:
     """True if some callback defines ``on_batch_end`` (otherwise the loop skips the per-step call)."""
     return any(type(c).on_batch_end is not Callback.on_batch_end for c in callbacks.callbacks)
@@ -79,6 +85,11 @@ def _check_validation_data(net, validation_data):
         raise DeltapropError("validation_data must be a pair (X_val, Y_val)")
     x_val, y_val = net._inputs(validation_data[0], "validation X"), net._targets(validation_data[1], "validation Y")
     check_same_length(x_val, y_val, "validation X", "validation Y")
+    # scored every epoch as a whole: a whole-file memmap is read once with positioned reads (never
+    # through its mapping, which SIGBUS-kills the process if the file is truncated meanwhile)
+    x_val, y_val = in_memory(x_val), in_memory(y_val)
+    if x_val.dtype != net.dtype:
+        x_val = x_val.astype(net.dtype)  # finite in net.dtype: as_inputs checked it
     return x_val, y_val
 
 
@@ -128,6 +139,7 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     if max_grad_norm is not None:
         max_grad_norm = check_positive(max_grad_norm, "max_grad_norm")
     checkpoint, checkpoint_every = check_checkpoint_options(checkpoint, checkpoint_every, store)
+    callbacks = CallbackList(callbacks, net)
     if checkpoint_metadata is not None and not isinstance(checkpoint_metadata, dict):
         raise DeltapropError(f"checkpoint_metadata must be a dict of JSON values, got {type(checkpoint_metadata).__name__}")
     x, y = net._inputs(X), net._targets(Y)
@@ -149,7 +161,6 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
         optimizer = optimizer if optimizer is not None else SGD(eta)
         run = Run(net, optimizer, as_generator(seed), History(), settings, (0, 0, 0, 0.0), checkpoint,
                   checkpoint_every, checkpoint_metadata, store)
-    callbacks = CallbackList(callbacks, net)
     if checkpoint is not None:
         remove_stale_temporaries(checkpoint)  # a killed run's half-written temporaries
 
@@ -159,15 +170,17 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     workspaces = _Workspaces(net)
     # NOTE: overflow warnings are silenced: the loop detects every NaN and infinity itself and
     # stops with a message that says where and what to do, which the warnings would only precede.
-    rows = open_rows(x) if x.dtype == net.dtype else None  # a memmap: read batches without mapping them in
+    # A whole-file memmap (of any dtype; converted batch by batch) is read with positioned reads, never
+    # through its mapping: its pages stay out of the process, and a truncated file is a DataError.
     with DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-            (rows or contextlib.nullcontext()):
+            contextlib.ExitStack() as files:
+        rows, y_rows = _opened(files, x), _opened(files, y)
         callbacks.on_train_begin()
         for epoch in range(run.epoch, epochs):
             if run.batch == 0:
                 callbacks.on_epoch_begin(epoch)
             order = run.start_epoch(epoch, shuffle)
-            _run_batches(run, workspaces, rows or x, y, order, callbacks, interrupt)
+            _run_batches(run, workspaces, rows or x, y_rows or y, order, callbacks, interrupt)
             _end_epoch(run, validation, callbacks, interrupt, last=epoch == epochs - 1)
             if net.stop_training:
                 break
