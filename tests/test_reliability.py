@@ -194,8 +194,9 @@ def test_a_second_trainer_on_the_same_out_is_refused(tmp_path):
     assert sorted(os.listdir(out)) == ["checkpoint.npz", "history.csv", "model.npz"]
     deltaprop.load(out / "model.npz")
     load_checkpoint(out / "checkpoint.npz")
-    # the lock went with the first trainer: a new run may use the directory
-    third = _train("--data", "xor", "--epochs", "1", "--out", "run", "-q", cwd=tmp_path)
+    # the lock went with the first trainer: a new run may use the directory (with --overwrite, since the
+    # interrupted run left a checkpoint that could be resumed: issue 11, item 6)
+    third = _train("--data", "xor", "--epochs", "1", "--out", "run", "-q", "--overwrite", cwd=tmp_path)
     assert third.wait(timeout=60) == 0
 
 

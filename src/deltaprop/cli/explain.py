@@ -11,9 +11,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DeltapropError
-from .options import EXIT_CHECK_FAILED, EXIT_OK, POSITIVE, POSITIVE_INT, floats, network_options
+from .options import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    POSITIVE,
+    POSITIVE_INT,
+    check_network_size,
+    floats,
+    network_options,
+    show_sizes,
+    work_limit,
+)
 
-__all__ = ["add_parser", "explain", "gradcheck"]
+__all__ = ["add_parser", "check_work", "explain", "finite_difference_work", "gradcheck"]
+
+_FORWARD_OVERHEAD = 50_000
+"""Multiply-adds a forward pass costs besides its products (its buffers and NumPy calls; measured: ~50 us)."""
+_LAYER_OVERHEAD = 25_000
+"""The same per layer (~25 us of NumPy calls, which is what makes a 3,000-layer check slow)."""
 
 
 def add_parser(subparsers) -> None:
@@ -39,6 +54,63 @@ def add_parser(subparsers) -> None:
                                   help="largest accepted relative error (default 1e-6)")
     gradcheck_parser.add_argument("--max-entries", type=POSITIVE_INT, help="check at most this many entries per array")
     gradcheck_parser.set_defaults(run=gradcheck)
+
+
+def finite_difference_work(sizes, examples: int, max_entries=None) -> tuple[int, int]:
+    """``(entries, multiply-adds)`` of checking the gradient of a network of ``sizes`` by central differences.
+
+    Each checked entry (every weight and bias, or at most ``max_entries`` per array) costs two
+    forward passes over ``examples`` rows; a forward pass costs its products plus a fixed
+    overhead per pass and per layer.
+
+    >>> finite_difference_work([4, 5, 3], 8)
+    (43, 8624080)
+    """
+    arrays = [size for n_in, n_out in zip(sizes[:-1], sizes[1:]) for size in (n_in * n_out, n_out)]
+    entries = sum(arrays) if max_entries is None else sum(min(size, max_entries) for size in arrays)
+    products = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    forward = examples * products + _LAYER_OVERHEAD * (len(sizes) - 1) + _FORWARD_OVERHEAD
+    return entries, 2 * entries * forward
+
+
+def _largest_max_entries(sizes, examples, limit):
+    """The largest ``--max-entries`` whose check fits in ``limit`` multiply-adds, or None if even 1 does not."""
+    low, high = 0, max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if finite_difference_work(sizes, examples, middle)[1] <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low or None
+
+
+def check_work(sizes, examples: int, max_entries=None, command: str = "gradcheck") -> int:
+    """Refuse a finite-difference check that would take more than :func:`~deltaprop.cli.options.work_limit`.
+
+    Checks the memory first (:func:`~deltaprop.cli.options.check_network_size`, float64), then
+    the time; returns the estimated multiply-adds. Raises DeltapropError with one line that
+    names the estimate, the limit and how to get under it.
+    """
+    check_network_size(sizes, batch_size=examples, dtype="float64", option="--layers",
+                       batch_option="--examples" if command == "gradcheck" else None)
+    entries, work = finite_difference_work(sizes, examples, max_entries)
+    limit = work_limit()
+    if work <= limit:
+        return work
+    advice = []
+    if command == "gradcheck":
+        fitting = _largest_max_entries(sizes, examples, limit)
+        if fitting is not None and (max_entries is None or fitting < max_entries):
+            advice.append(f"check fewer entries with --max-entries {fitting}")
+        advice.append("use fewer --examples or smaller layers" if examples > 1 else "use smaller layers")
+    else:
+        advice.append("use smaller layers (explain shows every weight; gradcheck --max-entries samples them)")
+    raise DeltapropError(
+        f"{command} --layers {show_sizes(sizes)}: checking {entries:,} weights and biases by finite differences "
+        f"(two forward passes each, {examples:,} example{'s' if examples != 1 else ''}) takes about {work:.2g} "
+        f"multiply-adds, above the limit of {limit:.2g}; {', or '.join(advice)}, or raise the limit with "
+        f"DELTAPROP_MAX_WORK={float(f'{work * 1.01:.2g}'):.2g}")
 
 
 def _fmt(values) -> str:
@@ -87,6 +159,7 @@ def _output_error_label(net) -> str:
 def explain(args) -> int:
     from ..core.gradcheck import numerical_gradient, relative_error
 
+    check_work(args.layers, 1, command="explain")
     net = _small_network(args)
     x, y = _example(args, net)
     X, Y = x[None, :], y[None, :]
@@ -136,6 +209,7 @@ def explain(args) -> int:
 def gradcheck(args) -> int:
     from ..core.gradcheck import gradcheck as check
 
+    check_work(args.layers, args.examples, args.max_entries, command="gradcheck")
     net = _small_network(args)
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((args.examples, net.sizes[0]))

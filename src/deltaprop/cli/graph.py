@@ -11,10 +11,13 @@ import os
 import sys
 
 from ..errors import DeltapropError
-from .options import EXIT_OK, floats
+from .options import EXIT_OK, check_output, floats
 from .rundir import check_out
 
-__all__ = ["add_parser", "graph", "plot"]
+__all__ = ["PNG_NAMES", "add_parser", "graph", "plot"]
+
+PNG_NAMES = ("learning_curve.png", "gradient_norms.png", "saturation.png")
+"""The files ``plot`` may write into ``--out``."""
 
 
 def add_parser(subparsers) -> None:
@@ -32,7 +35,8 @@ def add_parser(subparsers) -> None:
     graph_parser.add_argument("--values", type=floats, default=[2.0, -3.0, 10.0], metavar="A,B,C",
                               help="the inputs a, b, c (default 2,-3,10)")
     graph_parser.add_argument("--output", metavar="PATH",
-                              help="write the graph to PATH: .dot (the DOT text) or .svg/.png/.pdf (needs Graphviz's dot)")
+                              help="write the graph to PATH: .dot (the DOT text) or .svg/.png/.pdf (needs Graphviz's dot); "
+                                   "- for standard output")
     graph_parser.set_defaults(run=graph)
 
 
@@ -40,8 +44,10 @@ def plot(args) -> int:
     from ..files.history import load_history
     from .plots import plot_history
 
-    history = load_history(args.history)
     out = check_out(args.out or os.path.dirname(os.path.abspath(args.history)))
+    for name in PNG_NAMES:  # before any work: no PNG may be the history itself, a link or a directory
+        check_output(os.path.join(out, name), "--out", [("the history file", args.history)])
+    history = load_history(args.history)
     os.makedirs(out, exist_ok=True)
     written = plot_history(history, out)
     print("wrote " + ", ".join(written))
@@ -63,29 +69,55 @@ def _toy_circuit(a, b, c):
     return L
 
 
-def graph(args) -> int:
-    import warnings
+def _draw(text, path, fmt) -> None:
+    """Draw the DOT ``text`` as ``fmt`` into ``path`` with Graphviz (atomically); without it, write ``.dot``.
 
+    Done here rather than by :func:`~deltaprop.autodiff.to_dot`'s ``filename`` so that the drawing
+    goes through :func:`~deltaprop.atomic.atomic_write` like every other output (never through a
+    link, never over a device, keeping the mode of the file replaced).
+    """
+    import shutil
+
+    from ..atomic import atomic_write
+
+    try:
+        import graphviz
+    except ImportError:
+        graphviz = None
+    if graphviz is not None and shutil.which("dot") is not None:
+        drawing = graphviz.Source(text).pipe(format=fmt)
+        with atomic_write(path, "wb") as handle:
+            handle.write(drawing)
+        print(f"drew {path}")
+        return
+    dot_path = os.path.splitext(path)[0] + ".dot"
+    check_output(dot_path, "--output")
+    with atomic_write(dot_path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    missing = "the graphviz Python package" if graphviz is None else "Graphviz's `dot` program"
+    print(f"deltaprop graph: note: {missing} is not installed, so the graph was not drawn; its DOT text is in "
+          f"{dot_path}. Install Graphviz (e.g. `apt install graphviz` and `pip install graphviz`) and run "
+          f"`dot -T{fmt} {dot_path} -o {path}`", file=sys.stderr)
+
+
+def graph(args) -> int:
     from ..autodiff import to_dot
 
     if len(args.values) != 3:
         raise DeltapropError(f"--values has {len(args.values)} numbers; 002's toy circuit takes three: a, b, c")
+    check_output(args.output, "--output")
     L = _toy_circuit(*args.values)
+    text = to_dot(L)
     suffix = os.path.splitext(args.output or "")[1].lower()
     if suffix in (".svg", ".png", ".pdf"):
-        with warnings.catch_warnings(record=True) as caught:  # no Graphviz: to_dot writes .dot and says so
-            warnings.simplefilter("always")
-            to_dot(L, filename=args.output, format=suffix[1:])
-        for warning in caught:
-            print(f"deltaprop graph: note: {warning.message}", file=sys.stderr)
-        if not caught:
-            print(f"drew {args.output}")
+        _draw(text, args.output, suffix[1:])
     elif args.output:
-        from ..atomic import atomic_write
+        from ..atomic import STDOUT, atomic_write
 
         with atomic_write(args.output, "w", encoding="utf-8") as handle:
-            handle.write(to_dot(L))
-        print(f"wrote {args.output}")
+            handle.write(text)
+        if args.output != STDOUT:
+            print(f"wrote {args.output}")
     else:
-        print(to_dot(L), end="")
+        print(text, end="")
     return EXIT_OK

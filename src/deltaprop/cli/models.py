@@ -1,19 +1,34 @@
 """``deltaprop evaluate``, ``predict`` and ``export``: the subcommands that use a saved model.
 
 Each loads ``MODEL`` with :func:`load_model`, which returns the network and the metadata
-``train`` recorded with it (the data source it was trained on, among others).
+``train`` recorded with it (the data source it was trained on, among others). That metadata comes
+from a file, perhaps a stranger's: every field used is checked like user input, and a data source
+that names a path is read only when the user names it with ``--data`` (:func:`recorded_data_source`).
+
+Outputs (``--output``, ``--png``, ``OUT``) are checked before any work (:func:`~deltaprop.cli.options.check_output`):
+never one of the command's own inputs, never a link or a directory; ``-`` is standard output.
+Inputs read whole must be regular files (a FIFO or ``/dev/zero`` would block or never end), and an
+``.npy`` input's header is checked against the file's size before anything is allocated.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 import numpy as np
 
 from ..errors import DeltapropError
-from .options import EXIT_OK, UsageError, data_help
+from .options import EXIT_OK, UsageError, check_output, data_help, short
 
-__all__ = ["add_parser", "evaluate", "export", "load_model", "predict"]
+__all__ = ["BUILTIN_SOURCES", "add_parser", "evaluate", "export", "load_model", "predict", "read_rows",
+           "recorded_data_source"]
+
+BUILTIN_SOURCES = ("digits", "mnist", "xor", "spirals", "sine")
+"""Data sources a model file may name and ``evaluate`` use without ``--data``: none of them reads a path
+the file chose (``mnist`` alone is the download cache)."""
+
+_NPY_HEADER_LIMIT = 10_000  # NumPy's own bound on a header it parses "securely"
 
 
 def add_parser(subparsers) -> None:
@@ -21,7 +36,8 @@ def add_parser(subparsers) -> None:
                                             description="Evaluate a saved model on a data source's test set "
                                                         "(or --split).")
     evaluate_parser.add_argument("model", metavar="MODEL", help="a model file written by 'deltaprop train'")
-    evaluate_parser.add_argument("--data", help=data_help("the data the model was trained on"))
+    evaluate_parser.add_argument("--data", help=data_help("the data the model was trained on, if built in: a "
+                                                          "path recorded in the model is used only when given here"))
     evaluate_parser.add_argument("--split", choices=["test", "train", "all"], default="test",
                                  help="which part (default test)")
     evaluate_parser.add_argument("--png", metavar="PATH", help="also draw the confusion matrix to this PNG file")
@@ -36,7 +52,8 @@ def add_parser(subparsers) -> None:
     predict_parser.add_argument("model", metavar="MODEL", help="a model file written by 'deltaprop train'")
     predict_parser.add_argument("input", metavar="INPUT", help="a CSV file or a .npy array, one example per row")
     predict_parser.add_argument("--outputs", action="store_true", help="print the output activations a^L, not classes")
-    predict_parser.add_argument("--output", metavar="PATH", help="write the predictions to this CSV file instead")
+    predict_parser.add_argument("--output", metavar="PATH",
+                                help="write the predictions to this CSV file instead (- for standard output)")
     predict_parser.set_defaults(run=predict)
 
     export_parser = subparsers.add_parser("export", help="write a saved model as ONNX or as a PyTorch-named "
@@ -54,6 +71,69 @@ def load_model(path):
     from ..files.model import load, read_metadata
 
     return load(path), read_metadata(path).get("extra", {})
+
+
+def recorded_data_source(extra, given, source) -> str:
+    """The data source to evaluate on: ``--data`` if ``given``, else the one the model recorded, if safe.
+
+    ``extra`` is the metadata a file recorded (``source`` says which file: ``"model m.npz"``,
+    ``"checkpoint c.npz"``), checked here like user input. A recorded source is
+    used only if it is one of :data:`BUILTIN_SOURCES`: a ``csv:PATH`` or ``mnist:DIR`` names a path
+    chosen by whoever wrote the file, so it needs the user's consent, ``--data`` on the command line.
+    """
+    if given is not None:
+        if not given:
+            raise DeltapropError("--data is empty; use digits, mnist:DIR, csv:PATH[:LABEL_COLUMN], xor, spirals or sine")
+        return given
+    if not isinstance(extra, dict):
+        raise DeltapropError(f"{source} records its training metadata as {type(extra).__name__} "
+                             f"{short(extra, 40)}, not a JSON object (a damaged or foreign file?); pass --data")
+    spec = extra.get("data")
+    if spec is None or spec == "":
+        raise DeltapropError(f"--data is needed: {source} does not record the data it was trained on")
+    if not isinstance(spec, str):
+        raise DeltapropError(f"{source} records a data source that is not a name: {short(spec, 40)} "
+                             "(a damaged or foreign file?); pass --data")
+    if spec in BUILTIN_SOURCES:
+        return spec
+    kind = spec.partition(":")[0]
+    if kind in ("csv", "mnist"):
+        raise DeltapropError(f"{source} was trained on data read from a path, {short(spec)}; deltaprop "
+                             "reads a path recorded in a file only when you name it: pass --data explicitly")
+    raise DeltapropError(f"{source} records an unknown data source {short(spec)} (a damaged or foreign "
+                         "file?); pass --data")
+
+
+def _data_path(spec):
+    """The file a ``csv:PATH[:COLUMN]`` source reads, else None (checked against outputs and for being regular)."""
+    from ..data.spec import parse_data_spec
+
+    try:
+        parsed = parse_data_spec(spec)
+    except DeltapropError:
+        return None  # load_dataset words the error
+    return parsed.path if parsed.kind == "csv" else None
+
+
+def _regular_input(path, what) -> None:
+    """Refuse an input that exists but is not a regular file: reading a FIFO or a device whole never ends.
+
+    A missing or unreadable file is left to the reader, whose message names it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    _refuse_special(mode, path, what)
+
+
+def _refuse_special(mode, path, what) -> None:
+    if stat.S_ISDIR(mode):
+        return  # the readers say "is a directory" in their own words
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        raise DeltapropError(f"{what} {path} is {kind}; deltaprop reads regular files only (copy the data to a file)")
 
 
 def _count(n, noun) -> str:
@@ -80,10 +160,12 @@ def _confusion_text(matrix) -> str:
 def evaluate(args) -> int:
     from ..data import load_dataset
 
+    data_path = _data_path(args.data) if args.data else None
+    check_output(args.png, "--png", [("the model", args.model), ("the data file", data_path)], stdout=False)
     net, extra = load_model(args.model)
-    spec = args.data or extra.get("data")
-    if not spec:
-        raise DeltapropError(f"--data is needed: model {args.model} does not record the data it was trained on")
+    spec = recorded_data_source(extra, args.data, f"model {args.model}")
+    if data_path is not None:
+        _regular_input(data_path, "CSV file")
     data = load_dataset(spec, dtype=net.dtype.name, download=args.download)
     X, y = data.part(args.split)
     _check_inputs(net, X.shape[1], args.model, data.name)
@@ -121,41 +203,110 @@ def evaluate(args) -> int:
 
 # -- predict -----------------------------------------------------------------------------------------
 
-def _read_rows(path):
-    """Rows of a CSV (header optional; a ``label`` column is dropped) or of a ``.npy`` array."""
-    if path.endswith(".npy"):
+def _read_npy(path):
+    """The array of a ``.npy`` file, its header checked against the file's size before anything is allocated."""
+    try:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise DeltapropError(f"cannot read input file {path}: {error.strerror or error}") from None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise DeltapropError(f"input file {path} is a directory")
+        _refuse_special(status.st_mode, path, "input file")
+        size = status.st_size
         try:
-            rows = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise DeltapropError(f"input file {path} is not a numeric .npy array ({error})") from None
-        if rows.dtype.kind not in "fiub" or rows.ndim not in (1, 2):
-            raise DeltapropError(f"input file {path} holds a {rows.ndim}-D array of dtype {rows.dtype}; "
-                                 f"expected numbers, one example per row")
-        return np.atleast_2d(rows)
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle, max_header_size=_NPY_HEADER_LIMIT)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle, max_header_size=_NPY_HEADER_LIMIT)
+            else:
+                raise ValueError(f"format version {version[0]}.{version[1]} is not read here")
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
+            raise DeltapropError(f"input file {path} is not a numeric .npy array ({short(str(error), 100)[1:-1]})") from None
+        if dtype.hasobject or dtype.kind not in "fiub" or dtype.shape or len(shape) not in (1, 2):
+            raise DeltapropError(f"input file {path} is not a numeric .npy array: it holds a {len(shape)}-D array of "
+                                 f"dtype {short(str(dtype), 40)}; expected numbers, one example per row")
+        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        available = size - handle.tell()
+        if needed > available:
+            raise DeltapropError(f"input file {path} declares a {'x'.join(map(str, shape))} array of {dtype} "
+                                 f"({needed:,} bytes), but holds only {max(available, 0):,} bytes of data: it is "
+                                 "truncated or its header lies")
+        data = handle.read(needed)
+    if len(data) != needed:
+        raise DeltapropError(f"input file {path} changed while it was read; try again")
+    rows = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.atleast_2d(rows.astype(dtype.newbyteorder("=")))
+
+
+def read_rows(path):
+    """Rows of a CSV (header optional; a ``label`` column is dropped) or of a ``.npy`` array.
+
+    The file must be a regular file (a FIFO or a device would never end); a ``.npy`` header is
+    checked against the file's size before anything is allocated.
+    """
+    if path.endswith(".npy"):
+        return _read_npy(path)
     from ..data.csvfile import DEFAULT_LABEL, read_csv
 
+    _regular_input(path, "input file")
     columns, rows = read_csv(path)
     if columns and DEFAULT_LABEL in columns:
         rows = np.delete(rows, columns.index(DEFAULT_LABEL), axis=1)
     return rows
 
 
+def _first_bad_row(values) -> int:
+    """Index of the first row of ``values`` that holds NaN or infinity (``values`` has at least one)."""
+    return int(np.argmin(np.isfinite(values).all(axis=1)))
+
+
+def _model_inputs(net, rows, model_path, input_path):
+    """``rows`` in the model's dtype, every value finite *after* the cast (1e300 is infinite in float32)."""
+    if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+        i = _first_bad_row(rows)
+        bad = rows[i][~np.isfinite(rows[i])][0]
+        raise DeltapropError(f"input file {input_path}, row {i + 1}: {bad} is not a finite number")
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = rows.astype(net.dtype)
+    if not np.isfinite(cast).all():
+        i = _first_bad_row(cast)
+        bad = rows[i][~np.isfinite(cast[i])][0]
+        raise DeltapropError(f"input file {input_path}, row {i + 1}: {bad:g} is too large for model {model_path}, "
+                             f"which computes in {net.dtype.name} (largest {float(np.finfo(net.dtype).max):.3g})")
+    return cast
+
+
 def predict(args) -> int:
+    check_output(args.output, "--output", [("the model", args.model), ("the input file", args.input)])
     net, _ = load_model(args.model)
-    rows = _read_rows(args.input)
+    rows = read_rows(args.input)
     _check_inputs(net, rows.shape[1], args.model, f"input file {args.input}")
-    if not np.isfinite(rows).all():
-        raise DeltapropError(f"input file {args.input} holds NaN or infinity")
+    rows = _model_inputs(net, rows, args.model, args.input)
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = net.feedforward(rows)
+    if not np.isfinite(outputs).all():
+        i = _first_bad_row(outputs)
+        raise DeltapropError(f"model {args.model} gives NaN or infinite outputs for row {i + 1} of input file "
+                             f"{args.input} (in {net.dtype.name}): the inputs or the weights are too large; "
+                             "nothing was written")
     if net.is_classifier and not args.outputs:
-        lines = [str(int(label)) for label in net.predict(rows)]
+        from ..core.network import decide
+
+        lines = [str(int(label)) for label in decide(outputs)]
     else:
-        lines = [",".join(repr(float(v)) for v in row) for row in net.feedforward(rows)]
+        lines = [",".join(repr(float(v)) for v in row) for row in outputs]
     if args.output:
-        from ..atomic import atomic_write
+        from ..atomic import STDOUT, atomic_write
 
         with atomic_write(args.output, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
-        print(f"wrote {len(lines)} predictions to {args.output}")
+        if args.output != STDOUT:
+            print(f"wrote {len(lines)} predictions to {args.output}")
     else:
         print("\n".join(lines))
     return EXIT_OK
@@ -171,6 +322,7 @@ def export(args) -> int:
     suffix = os.path.splitext(args.out)[1].lower()
     if suffix not in _EXPORT_EXTRAS:
         raise UsageError(f"deltaprop export: error: OUT={args.out!r} must end in .onnx or .safetensors")
+    check_output(args.out, "OUT", [("the model", args.model)])
     net, _ = load_model(args.model)
     try:
         if suffix == ".onnx":

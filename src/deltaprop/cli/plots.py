@@ -72,14 +72,41 @@ def _figure(ncols: int = 1):
 def _save(figure, path) -> str:
     path = os.fspath(path)
     with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="png")
+        try:
+            figure.savefig(handle, format="png")
+        except (OSError, DeltapropError):
+            raise
+        except Exception as error:  # noqa: BLE001 -- matplotlib failing on values it cannot lay out: one line
+            raise DeltapropError(f"could not draw {path}: matplotlib failed ({type(error).__name__}: "
+                                 f"{str(error)[:100]})") from None
     return path
 
 
+DRAWABLE = 1e300
+"""Largest magnitude drawn: matplotlib cannot lay out an axis whose span overflows (e.g. -1e308 to 1e308).
+Points beyond it are left out, as NaN and infinity are, and the axes' title says how many."""
+
+
 def _finite_series(x, values):
+    """The points of ``values`` (against ``x``) that can be drawn: finite and within :data:`DRAWABLE`."""
     y = np.asarray(values, dtype=float)
-    keep = np.isfinite(y)
-    return x[: len(y)][keep], y[keep]
+    x = np.asarray(x[: len(y)], dtype=float)
+    y = y[: len(x)]
+    keep = np.isfinite(y) & np.isfinite(x) & (np.abs(y) <= DRAWABLE) & (np.abs(x) <= DRAWABLE)
+    return x[keep], y[keep]
+
+
+def _off_scale(x, values) -> int:
+    """How many points of ``values`` are finite but too large to draw."""
+    y = np.asarray(values, dtype=float)
+    x = np.asarray(x[: len(y)], dtype=float)
+    y = y[: len(x)]
+    with np.errstate(invalid="ignore"):
+        return int(np.sum((np.isfinite(y) & (np.abs(y) > DRAWABLE)) | (np.isfinite(x) & (np.abs(x) > DRAWABLE))))
+
+
+def _title(title, off_scale) -> str:
+    return title if not off_scale else f"{title} ({off_scale} point{'s' if off_scale > 1 else ''} beyond ±{DRAWABLE:g} not drawn)"
 
 
 def plot_learning_curves(history, path, title: str | None = None) -> str:
@@ -96,17 +123,19 @@ def plot_learning_curves(history, path, title: str | None = None) -> str:
         ax = axes[0]
         for key in cost_keys:
             ax.plot(*_finite_series(epochs, metrics[key]), marker="o", markersize=3, label=labels[key])
-        positive = all(np.nanmin(np.asarray(metrics[k], float)) > 0 for k in cost_keys)
-        if positive:
+        drawn = [_finite_series(epochs, metrics[k])[1] for k in cost_keys]
+        if all(len(y) == 0 or y.min() > 0 for y in drawn) and any(len(y) for y in drawn):
             ax.set_yscale("log")
-        ax.set(xlabel="epoch", ylabel="cost C (mean over examples)", title="cost")
+        off_scale = sum(_off_scale(epochs, metrics[k]) for k in cost_keys)
+        ax.set(xlabel="epoch", ylabel="cost C (mean over examples)", title=_title("cost", off_scale))
         ax.legend()
         ax.grid(True, alpha=0.3)
     if accuracy_keys:
         ax = axes[-1]
         for key in accuracy_keys:
             ax.plot(*_finite_series(epochs, metrics[key]), marker="o", markersize=3, label=labels[key])
-        ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        off_scale = sum(_off_scale(epochs, metrics[k]) for k in accuracy_keys)
+        ax.set(xlabel="epoch", ylabel="accuracy", title=_title("accuracy", off_scale))
         ax.legend()
         ax.grid(True, alpha=0.3)
     if title:
@@ -128,7 +157,8 @@ def _per_layer(history, prefix, path, ylabel, title, log):
         ax.plot(x, y, marker="o", markersize=3, label=f"layer l={i + 2} (layers[{i}])")
     if log:
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    off_scale = sum(_off_scale(epochs, metrics[name]) for _, name in columns)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=_title(title, off_scale))
     ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3, which="both")
     return _save(figure, path)

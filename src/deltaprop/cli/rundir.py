@@ -2,40 +2,75 @@
 
 :class:`RunDirectory` checks ``--out`` before any work is done, holds the
 :class:`~deltaprop.files.lock.DirectoryLock` on it while the run lasts (a second run on the same
-directory is refused), decides where checkpoints go, and writes the results: ``model.npz`` (with
-how it was trained), ``history.csv`` and the PNGs. It also words what the user reads when training
-stops early: Ctrl-C (:meth:`RunDirectory.interrupted` saves the model so far and says how to
-continue) or divergence (:meth:`RunDirectory.diverged`: nothing is written). Every file is written
-atomically, so a failed run never leaves a half-written file or destroys an earlier one.
+directory is refused), decides where checkpoints go, and writes the results. A run's outputs are
+one commit, all of one run:
+
+* every file (``model.npz`` with how it was trained, ``history.csv``, the PNGs) is first written
+  into a staging directory inside ``DIR``; only when all of them are written are they renamed
+  into place, and the outputs an earlier run left that this one does not write are removed. A
+  failure while writing (a full disk, a file-size limit, a third Ctrl-C) leaves the earlier run
+  whole, and the message names the file that failed;
+* a file is renamed only over a regular file (or nothing), keeping that file's mode;
+* a new run does not start over a checkpoint it would overwrite (it could be resumed) unless
+  ``--overwrite`` is given;
+* leftovers of a killed run (temporaries, staging directories of processes that are gone) are
+  removed when the next run starts.
+
+It also words what the user reads when training stops early: a signal (:meth:`RunDirectory.interrupted`
+saves the model so far and says how to continue) or divergence (:meth:`RunDirectory.diverged`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import signal
+import stat
 import sys
+import tempfile
 
+from ..atomic import pid_alive, remove_stale_temporaries
 from ..errors import DeltapropError
-from .options import EXIT_INTERRUPTED
 
-__all__ = ["CHECKPOINT_NAME", "DEFAULT_OUT", "RunDirectory", "check_out"]
+__all__ = ["CHECKPOINT_NAME", "DEFAULT_OUT", "OUTPUTS", "RunDirectory", "check_out"]
 
 DEFAULT_OUT = os.path.join("runs", "latest")
 CHECKPOINT_NAME = "checkpoint.npz"
-"""Where Ctrl-C saves the run's state when no ``--checkpoint`` is given."""
+"""Where a signal saves the run's state when no ``--checkpoint`` is given."""
+OUTPUTS = ("model.npz", "history.csv", "learning_curve.png", "gradient_norms.png", "saturation.png")
+"""Every file a run writes into ``DIR`` (besides its checkpoint)."""
+_STAGING = re.compile(r"\.staging\.(\d+)\.[A-Za-z0-9_]+")
 
 
 def check_out(directory) -> str:
-    """Refuse an ``--out`` that is a file, before any work is done."""
+    """Refuse an ``--out`` that is empty or a file, before any work is done."""
+    if not directory:
+        raise DeltapropError("--out is empty; give a directory such as runs/latest")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise DeltapropError(f"--out {directory} exists and is not a directory")
     return directory
 
 
+def _same_path(a, b) -> bool:
+    """One file, or (for files not written yet) one absolute path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def signal_name(signum) -> str:
+    return signal.Signals(signum).name if signum else "a signal"
+
+
 class RunDirectory:
     """The ``--out`` directory of one training run; a context manager that holds its lock.
 
-    ``path`` is checked at once (:func:`check_out`); entering takes the lock, which is released
-    (and the directory removed again if the lock created it and nothing was written) on exit.
+    ``path`` is checked at once (:func:`check_out`); entering takes the lock and clears what dead
+    runs left behind; the lock is released (and the directory removed again if the lock created
+    it and nothing was written) on exit.
     """
 
     def __init__(self, path):
@@ -44,65 +79,157 @@ class RunDirectory:
         self.path = check_out(path)
         self.checkpoint, self.every = None, None
         self._lock = DirectoryLock(self.path)
+        self._checkpoint_lock = None
 
     def __enter__(self):
         self._lock.acquire()  # a second run on the same --out is refused here, before any work
+        self._remove_leftovers()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        if self._checkpoint_lock is not None:
+            self._checkpoint_lock.release()
         self._lock.release()
 
-    def plan_checkpoints(self, checkpoint=None, resume=None, every=None):
+    def _remove_leftovers(self) -> None:
+        """Temporaries and staging directories of runs whose process is gone."""
+        for name in (*OUTPUTS, CHECKPOINT_NAME):
+            remove_stale_temporaries(os.path.join(self.path, name))
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.path):
+                match = _STAGING.fullmatch(name)
+                if match and not pid_alive(int(match.group(1))):
+                    shutil.rmtree(os.path.join(self.path, name), ignore_errors=True)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+
+    def plan_checkpoints(self, checkpoint=None, resume=None, every=None, overwrite=False):
         """Where fit writes the checkpoint, and how often: ``(path, "epoch" | k | None)``.
 
         ``--checkpoint`` or ``--resume`` (which continues writing to the file it read) is written
         every epoch unless ``--checkpoint-every`` says otherwise; without either, the file is
-        ``DIR/checkpoint.npz`` and written only on Ctrl-C (or every ``--checkpoint-every`` batches).
+        ``DIR/checkpoint.npz`` and written only on a signal (or every ``--checkpoint-every``
+        batches). A new run refuses to start over an existing checkpoint unless ``overwrite``;
+        a checkpoint path that is one of the run's outputs is refused; a checkpoint outside
+        ``DIR`` is locked too, so two runs never write one checkpoint.
         """
-        self.checkpoint = checkpoint or resume or os.path.join(self.path, CHECKPOINT_NAME)
+        for option, value in (("--checkpoint", checkpoint), ("--resume", resume)):
+            if value is not None and not value:
+                raise DeltapropError(f"{option} is empty; give a file path such as {os.path.join(self.path, CHECKPOINT_NAME)}")
+        path = checkpoint or resume or os.path.join(self.path, CHECKPOINT_NAME)
+        for name in OUTPUTS:
+            if _same_path(path, os.path.join(self.path, name)):
+                raise DeltapropError(f"--checkpoint {path} is the run's own {name}; give another path, e.g. "
+                                     f"{os.path.join(self.path, CHECKPOINT_NAME)}")
+        if os.path.isdir(path):
+            raise DeltapropError(f"--checkpoint {path} is a directory; give a file path such as run/checkpoint.npz")
+        if not resume and os.path.lexists(path) and not overwrite:
+            raise DeltapropError(f"{path} holds the checkpoint of an earlier run, which could be continued: continue "
+                                 f"it with --resume {path}, or start a new run over it with --overwrite")
+        directory = os.path.dirname(os.path.abspath(path))
+        if not _same_path(directory, self.path) and os.path.isdir(directory):
+            from ..files.lock import DirectoryLock
+
+            self._checkpoint_lock = DirectoryLock(directory, option="--checkpoint").acquire()
+        self.checkpoint = path
         self.every = every or ("epoch" if checkpoint or resume else None)
         return self.checkpoint, self.every
 
-    def write(self, net, history, data, config, accuracy, **extra) -> list:
-        """Write model.npz (with how it was trained) and, if an epoch finished, history.csv; return the paths."""
+    # -- the outputs, as one commit ---------------------------------------------------------------
+
+    def write(self, net, history, data, config, accuracy, plots=True, **extra) -> list:
+        """Write the model (with how it was trained), the history and the PNGs, all or none; return the paths.
+
+        Everything is written into a staging directory first, then renamed into place; the
+        outputs of an earlier run that this one does not write are removed.
+        """
         from ..files.history import save_history
         from ..files.model import save
 
-        os.makedirs(self.path, exist_ok=True)
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
                 "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
                 "seed": config["seed"], "init": config["init"], "test_accuracy": accuracy, **extra}
-        written = [os.path.join(self.path, "model.npz")]
-        save(net, written[0], metadata=meta)
-        if history.epoch:
-            written.append(os.path.join(self.path, "history.csv"))
-            save_history(history, written[1])
-        return written
+        os.makedirs(self.path, exist_ok=True)
+        staging = tempfile.mkdtemp(dir=self.path, prefix=f".staging.{os.getpid()}.")
+        try:
+            staged = [self._staged(staging, "model.npz", lambda path: save(net, path, metadata=meta))]
+            if history.epoch:
+                staged.append(self._staged(staging, "history.csv", lambda path: save_history(history, path)))
+                if plots:
+                    staged += [os.path.basename(p) for p in self._plotted(staging, history, config, data)]
+            return self._commit(staging, staged)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _staged(self, staging, name, write) -> str:
+        try:
+            write(os.path.join(staging, name))
+        except OSError as error:  # name the file the user will look for, not the staging copy
+            raise DeltapropError(f"could not write {os.path.join(self.path, name)}: "
+                                 f"{error.strerror or error}; the earlier files in {self.path} are unchanged") from None
+        return name
+
+    def _plotted(self, staging, history, config, data) -> list:
+        from .plots import plot_history
+
+        try:
+            return plot_history(history, staging, title=f"{config['sizes']} on {data.name}")
+        except OSError as error:
+            name = os.path.basename(error.filename or "") or "the PNGs"
+            raise DeltapropError(f"could not write {os.path.join(self.path, name)}: "
+                                 f"{error.strerror or error}; the earlier files in {self.path} are unchanged") from None
+
+    def _commit(self, staging, staged) -> list:
+        """Rename the staged files into place (over regular files only, keeping their mode)."""
+        targets = [os.path.join(self.path, name) for name in staged]
+        for target in targets:  # check every target before the first rename
+            with contextlib.suppress(FileNotFoundError):
+                status = os.lstat(target)
+                if not stat.S_ISREG(status.st_mode):
+                    raise DeltapropError(f"{target} exists and is not a regular file (a link, a directory, a "
+                                         "device?); deltaprop replaces only regular files: move it away")
+        for name, target in zip(staged, targets):
+            source = os.path.join(staging, name)
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(source, stat.S_IMODE(os.lstat(target).st_mode))
+            os.replace(source, target)
+        for name in OUTPUTS:  # a run's outputs are all of one run
+            if name not in staged:
+                path = os.path.join(self.path, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if stat.S_ISREG(os.lstat(path).st_mode):
+                        os.unlink(path)
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return targets
 
     def finish(self, net, history, data, config, accuracy) -> list:
         """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
-        from .plots import plot_history
-
         written = self.write(net, history, data, config, accuracy)
-        written += plot_history(history, self.path, title=f"{config['sizes']} on {data.name}")
         if self.every:
             written.append(self.checkpoint)
         return written
 
-    def interrupted(self, stop, net, data, config) -> int:
-        """Ctrl-C: fit finished its batch and saved the checkpoint; save the model so far and say where.
+    # -- stopping early ---------------------------------------------------------------------------
+
+    def interrupted(self, stop, net, data, config, signum) -> int:
+        """A signal: fit finished its batch and saved the checkpoint; save the model so far and say where.
 
         ``stop`` is the :class:`~deltaprop.train.run.TrainingInterrupted` fit raised; the message
-        is worded from its fields.
+        is worded from its fields. Returns the exit status, 128 + the signal's number.
         """
-        written = self.write(net, stop.history, data, config, None,
+        written = self.write(net, stop.history, data, config, None, plots=False,  # quick: the user is waiting
                              interrupted_at={"epoch": stop.epoch, "batch": stop.batch})
         saved = f"wrote {stop.checkpoint} and the model so far" if stop.checkpoint else "wrote the model so far"
         resume = (f"; continue with: deltaprop train --resume {stop.checkpoint} --out {self.path}"
                   if stop.checkpoint else "")
-        print(f"deltaprop train: interrupted at epoch {stop.epoch + 1}, after {stop.batch} of its batches; "
-              f"{saved}, {', '.join(written)}{resume}", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        print(f"deltaprop train: interrupted at epoch {stop.epoch + 1} by {signal_name(signum)}, after {stop.batch} of "
+              f"its batches; {saved}, {', '.join(written)}{resume}", file=sys.stderr, flush=True)
+        return 128 + (signum or signal.SIGINT)
 
     def diverged(self, error) -> DeltapropError:
         """The one-line error for a :class:`~deltaprop.errors.DivergenceError`, worded from its fields."""

@@ -9,13 +9,27 @@ recorded, and refuses an option given with another value. The options a checkpoi
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
 
 from ..errors import DeltapropError, DivergenceError
 from ..train.checkpoint import batches_per_epoch
-from ..train.run import TrainingInterrupted
-from .options import EXIT_OK, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, data_help, network_options
-from .rundir import DEFAULT_OUT, RunDirectory
+from ..train.run import DeferredInterrupt, TrainingInterrupted
+from .models import recorded_data_source
+from .options import (
+    EXIT_OK,
+    FRACTION,
+    MAX_COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    check_network_size,
+    data_help,
+    network_options,
+    short,
+)
+from .rundir import DEFAULT_OUT, RunDirectory, signal_name
 
 __all__ = ["PRESETS", "RUN_DEFAULTS", "RUN_OPTIONS", "add_parser", "run"]
 
@@ -40,6 +54,8 @@ RUN_OPTIONS = [("--data", "data"), ("--layers", "sizes"), ("--activation", "acti
                ("--seed", "seed"), ("--eta", "eta"), ("--lmbda", "lmbda"), ("--batch-size", "batch_size"),
                ("--dtype", "dtype"), ("--max-grad-norm", "max_grad_norm")]
 """Options of a run that a checkpoint records, as (option, key of the resolved configuration)."""
+
+
 
 
 def add_parser(subparsers) -> None:
@@ -74,6 +90,8 @@ def add_parser(subparsers) -> None:
                        help="checkpoint every N batches instead of every epoch")
     train.add_argument("--resume", metavar="PATH",
                        help="continue the run saved in checkpoint PATH, with its settings (--epochs may raise the total)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start a new run even where the checkpoint it would write already holds an earlier run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     train.set_defaults(run=run)
@@ -132,17 +150,47 @@ def new_config(args, data) -> dict:
     return config
 
 
+def _check_recorded(config, source) -> dict:
+    """The run configuration a file recorded, each field checked as the option would be (the file may lie)."""
+    from ..core.activations import ACTIVATIONS
+    from ..core.checks import is_count
+    from ..core.costs import COSTS
+    from ..core.initializers import INIT_NAMES
+
+    def number(value, low, strict=False):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and (value > low if strict else value >= low))
+
+    checks = {
+        "data": lambda v: isinstance(v, str) and 0 < len(v) < 4096,
+        "sizes": lambda v: isinstance(v, list) and 2 <= len(v) <= 1000 and all(is_count(n, 1) and n <= 10**7 for n in v),
+        "activation": lambda v: v in ACTIVATIONS, "output_activation": lambda v: v in ACTIVATIONS,
+        "cost": lambda v: v in COSTS, "init": lambda v: v in INIT_NAMES, "dtype": lambda v: v in ("float32", "float64"),
+        "seed": lambda v: is_count(v) and v < 2**63, "eta": lambda v: number(v, 0, strict=True),
+        "lmbda": lambda v: number(v, 0), "batch_size": lambda v: is_count(v, 1) and v <= MAX_COUNT,
+        "epochs": lambda v: is_count(v, 1) and v <= MAX_COUNT,
+        "max_grad_norm": lambda v: v is None or number(v, 0, strict=True),
+    }
+    for key, valid in checks.items():
+        if not valid(config.get(key)):
+            raise DeltapropError(f"{source} records an invalid {key} {short(config.get(key), 40)} in its run "
+                                 "configuration (a damaged or foreign file?)")
+    return config
+
+
 def resumed_config(args, state) -> dict:
     """The configuration recorded in checkpoint ``args.resume``; an option given otherwise is refused."""
     config = state.extra.get("config") if isinstance(state.extra, dict) else None
     if not isinstance(config, dict) or any(key not in config for _, key in RUN_OPTIONS):
         raise DeltapropError(f"--resume {args.resume}: the checkpoint was not written by 'deltaprop train' (it does "
                              "not record the run's options); resume it from Python with fit(resume=...)")
+    config = _check_recorded(dict(config), f"checkpoint {args.resume}")
     for option, key in RUN_OPTIONS:
         given = _given(args, option)
         if given is not None and given != config[key]:
             raise DeltapropError(f"{option} {given}: checkpoint {args.resume} continues a run with {option} "
                                  f"{config[key]}; a resumed run keeps its settings (leave {option} out)")
+    recorded_data_source({"data": config["data"]}, args.data, f"checkpoint {args.resume}")  # a path needs consent
     return {**config, "epochs": args.epochs or config["epochs"]}
 
 
@@ -177,10 +225,22 @@ def _close_progress(callbacks) -> None:
             callback.on_train_end()
 
 
+def _saving_notice():
+    print("deltaprop train: saving the run, please wait (another Ctrl-C aborts; the earlier files stay as they were)",
+          file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
-    """``deltaprop train``: hold ``--out`` for the whole run (refused if another run holds it)."""
-    with RunDirectory(args.out) as out:
-        return _train(args, out)
+    """``deltaprop train``: hold ``--out`` for the whole run (refused if another run holds it).
+
+    SIGINT, SIGTERM and SIGHUP are deferred from here to the last file written: the first one
+    lets the batch in progress finish, then the checkpoint and the model so far are saved (or,
+    after the last epoch, everything), and the exit status is 128 + the signal's number; a
+    second one says the run is being saved; a third aborts, leaving the earlier files intact.
+    """
+    with DeferredInterrupt((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), patient=True,
+                           notice=_saving_notice) as guard, RunDirectory(args.out) as out:
+        return _train(args, out, guard)
 
 
 def _setup(args):
@@ -201,6 +261,8 @@ def _setup(args):
         state = None
         data = _load_data(_or_default(args, "--data", "data"), _or_default(args, "--dtype", "dtype"), args)
         config = new_config(args, data)
+        check_network_size(config["sizes"], batch_size=config["batch_size"],
+                           examples=max(len(data.X_train), len(data.X_test)), dtype=config["dtype"])
         net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
                       cost=config["cost"], init=config["init"], seed=config["seed"], dtype=config["dtype"])
     if data.is_classification != net.is_classifier:
@@ -211,9 +273,15 @@ def _setup(args):
     return net, data, config, state
 
 
-def _train(args, out: RunDirectory) -> int:
+def _train(args, out: RunDirectory, guard) -> int:
+    if args.resume is not None and not args.resume:
+        raise DeltapropError("--resume is empty; give the checkpoint to continue, e.g. runs/latest/checkpoint.npz")
+    checkpoint, every = out.plan_checkpoints(args.checkpoint, args.resume, args.checkpoint_every, args.overwrite)
     net, data, config, state = _setup(args)
-    checkpoint, every = out.plan_checkpoints(args.checkpoint, args.resume, args.checkpoint_every)
+    if guard.pending:
+        print(f"deltaprop train: interrupted by {signal_name(guard.signum)} before training started; nothing was "
+              "written", file=sys.stderr)
+        return 128 + guard.signum
     if not args.quiet:
         resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
         print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
@@ -228,7 +296,7 @@ def _train(args, out: RunDirectory) -> int:
                           resume=state, checkpoint_metadata={"config": config})
     except TrainingInterrupted as stop:
         _close_progress(callbacks)
-        return out.interrupted(stop, net, data, config)
+        return out.interrupted(stop, net, data, config, guard.signum)
     except DivergenceError as error:
         _close_progress(callbacks)
         raise out.diverged(error) from None
@@ -244,4 +312,8 @@ def _train(args, out: RunDirectory) -> int:
     if not args.quiet:
         print("wrote " + ", ".join(written))
     print(final)
+    if guard.pending:  # the signal came after the last batch: the run is complete and saved
+        print(f"deltaprop train: interrupted by {signal_name(guard.signum)} after training finished; every output "
+              "was written", file=sys.stderr)
+        return 128 + guard.signum
     return EXIT_OK

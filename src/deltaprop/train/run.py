@@ -50,30 +50,58 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class DeferredInterrupt:
-    """In the main thread, turn the first SIGINT into a flag that the loop reads between batches.
+    """Turn interrupting signals into a flag that the training loop reads between batches.
 
-    Installed only over Python's default handler (a program that set its own keeps it). The
-    second SIGINT raises ``KeyboardInterrupt`` at once, for a user who will not wait.
+    :meth:`Network.fit` enters one for SIGINT: the first Ctrl-C sets ``pending`` and the loop
+    stops after its batch, the second raises ``KeyboardInterrupt`` at once, for a user who will
+    not wait. A program can instead hold one over a longer stretch, for more signals and with
+    more patience: the command line holds one for SIGINT, SIGTERM and SIGHUP from before the first
+    batch to the last file written, with ``patient=True`` (the second signal only says that the
+    run is being saved; the third aborts). While one is held, ``fit`` uses it rather than its own
+    (:attr:`current`), so a signal that arrives after ``fit`` returned is still seen.
+
+    A handler is installed only over the signal's default (a program that set its own keeps
+    it), and only in the main thread. ``signum`` is the first signal received.
     """
 
-    def __init__(self):
-        self.pending = False
-        self._previous = None
+    current = None
+    """The DeferredInterrupt this process holds, if any."""
+
+    def __init__(self, signals=(signal.SIGINT,), patient=False, notice=None):
+        self.signals, self.patient, self.notice = tuple(signals), patient, notice
+        self.pending, self.signum, self.received = False, None, 0
+        self._previous, self._outer = {}, None
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+        if DeferredInterrupt.current is not None:  # held by the caller: share it
+            self._outer = DeferredInterrupt.current
+            return self._outer
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.signals:
+                if signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL):
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        if self._previous:
+            DeferredInterrupt.current = self
         return self
 
     def _handle(self, signum, frame):
-        if self.pending:
-            raise KeyboardInterrupt
-        self.pending = True
+        self.received += 1
+        if self.received == 1:
+            self.pending, self.signum = True, signum
+            return
+        if self.patient and self.received == 2:
+            if self.notice:
+                self.notice()
+            return
+        raise KeyboardInterrupt
 
     def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._outer is not None:
+            return
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if DeferredInterrupt.current is self:
+            DeferredInterrupt.current = None
 
 
 def weights_finite(net) -> bool:
