@@ -121,7 +121,9 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
         Add each value's gradient to its ``.grad`` (``Tensor.backward``); the functional API
         stores nothing.
     targets : sequence of Tensor
-        Values whose gradients are returned; their inputs are not explored.
+        Values whose gradients are returned; their inputs are not explored. When given, only the
+        values from which a target can be reached are visited (see :func:`_reaching`): the
+        gradient of anything else was not asked for and is never computed.
 
     Returns
     -------
@@ -129,11 +131,15 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
         ``{target: gradient}`` for the targets that ``root`` depends on.
     """
     stop = frozenset(targets)
+    order = topological_order(root, stop=stop)
+    wanted = _reaching(order, stop) if stop else None
     exclusive = _Exclusive(seed)
     pending = {root: seed}  # value -> the sum of the contributions received so far
     owned = set()  # ids of the sums this pass allocated, which it may add into in place
     found = {}
-    for node in reversed(topological_order(root, stop=stop)):
+    for node in reversed(order):
+        if wanted is not None and node not in wanted:
+            continue  # no path from here leads to a target: its gradient was never asked for
         g = pending.pop(node)
         owned.discard(id(g))
         is_leaf = not node._parents
@@ -148,13 +154,31 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
             continue
         ans, inputs = (node, node._parents) if create_graph else (node.data, tuple(p.data for p in node._parents))
         for parent, rule in zip(node._parents, node._rules):
-            if not parent.requires_grad:
+            if not parent.requires_grad or (wanted is not None and parent not in wanted):
                 continue
             contribution = rule(g, ans, *inputs)
             if contribution.shape != parent.shape:
                 contribution = _unbroadcast(contribution, parent.shape)
             _accumulate(pending, owned, parent, contribution)
     return found
+
+
+def _reaching(order: list, targets: frozenset) -> set:
+    """The values of ``order`` from which a path of operations leads to one of ``targets``.
+
+    ``order`` lists every value after its inputs, so one pass decides: a value reaches a target
+    if it is one or if one of its inputs does. Only these values need a gradient for the
+    targets' sake; the rest of the graph -- a constant ``Tensor(M)`` made inside ``f``, which
+    requires a gradient by default, and every product that would carry ``dC/dM`` -- is skipped,
+    so ``grad(f)`` costs the same whether ``f`` wrote ``Tensor(M)`` or
+    ``Tensor(M, requires_grad=False)``. (PyTorch prunes its backward pass the same way when
+    ``torch.autograd.grad`` is given ``inputs``.)
+    """
+    reaching = set()
+    for node in order:
+        if node in targets or any(parent in reaching for parent in node._parents):
+            reaching.add(node)
+    return reaching
 
 
 def _accumulate(pending: dict, owned: set, node: Tensor, contribution) -> None:
