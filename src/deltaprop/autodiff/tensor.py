@@ -20,6 +20,8 @@ Importing :mod:`deltaprop.autodiff` loads both.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..errors import DeltapropError
@@ -45,6 +47,9 @@ class Tensor:
     ----------
     data : numpy.ndarray
         The value (0-d for a scalar).
+    tangent : numpy.ndarray or None
+        During :func:`~deltaprop.autodiff.jvp` (forward mode), the directional derivative of this
+        value along the input's tangent, computed as the value itself is; None for a constant.
     grad : numpy.ndarray, Tensor or None
         After :meth:`backward`, the gradient of the differentiated result with respect to this
         value, the same shape as ``data`` (a Tensor after ``backward(create_graph=True)``); every
@@ -62,7 +67,7 @@ class Tensor:
     accept arrays too.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "label", "_parents", "_rules", "_op")
+    __slots__ = ("data", "grad", "tangent", "requires_grad", "label", "_parents", "_rules", "_op")
     __array_ufunc__ = None  # `array (op) Tensor` defers to the Tensor's reflected operator
 
     def __init__(self, data, requires_grad=True, label=None):
@@ -70,6 +75,7 @@ class Tensor:
             data = data.data
         self.data = _float_array(data)
         self.grad = None
+        self.tangent = None
         self.requires_grad = bool(requires_grad)
         self.label = label
         self._parents = ()
@@ -154,17 +160,61 @@ def _float_array(data) -> np.ndarray:
     return array
 
 
-def _make(data, parents: tuple, rules: tuple, op: str) -> Tensor:
-    """The output node of an operation: its value, its inputs, and one rule per input."""
+class _ForwardMode:
+    """How many :func:`~deltaprop.autodiff.jvp` calls are running (tangents are pushed while > 0)."""
+
+    depth = 0
+
+
+@contextlib.contextmanager
+def forward_mode():
+    """A context under which every new operation's output also gets its ``tangent`` (not thread-safe)."""
+    _ForwardMode.depth += 1
+    try:
+        yield
+    finally:
+        _ForwardMode.depth -= 1
+
+
+def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = None) -> Tensor:
+    """The output node of an operation: its value, its inputs, and two rules per input.
+
+    ``rules`` (reverse mode) carry the gradient of the output back to each input; ``tangent_rules``
+    (forward mode) carry each input's tangent forward to the output. Outside forward mode the
+    tangent rules are kept nowhere and cost nothing.
+    """
     out = Tensor.__new__(Tensor)
     out.data = data if type(data) is np.ndarray else np.asarray(data)  # ufuncs give 0-d results as scalars
     out.grad = None
+    out.tangent = None
     out.label = None
     out.requires_grad = any(p.requires_grad for p in parents)
     out._parents = parents
     out._rules = rules
     out._op = op
+    if _ForwardMode.depth:
+        out.tangent = _push_tangents(out, tangent_rules)
     return out
+
+
+def _push_tangents(out: Tensor, tangent_rules):
+    """The tangent of ``out``: the sum over its inputs with a tangent of ``J_input t_input`` (forward mode).
+
+    The mirror of the backward pass's sum over paths; broadcasting is undone the other way round:
+    a contribution of an input's (smaller) shape is broadcast to the output's.
+    """
+    total = None
+    for i, parent in enumerate(out._parents):
+        t = parent.tangent
+        if t is None:
+            continue  # a constant: its tangent is zero
+        if tangent_rules is None:
+            raise DeltapropError(f"operation {out._op!r} has no tangent rule, so forward mode (jvp) cannot pass through it")
+        contribution = tangent_rules[i](t, out.data, *(p.data for p in out._parents))
+        if contribution.shape != out.data.shape:
+            contribution = np.broadcast_to(contribution, out.data.shape)
+        total = contribution if total is None else total + contribution
+    return total
 
 
 def _lift(value, like: Tensor) -> Tensor:
@@ -189,12 +239,12 @@ def _raw(value):
 
 def graph_input(x: Tensor, requires_grad=True) -> Tensor:
     """A new node equal to ``x`` whose gradient passes straight to ``x`` (the functional API's inputs)."""
-    out = _make(x.data, (x,), (passed,), "input")
+    out = _make(x.data, (x,), (passed,), "input", (passed,))
     out.requires_grad = requires_grad
     return out
 
 
 def passed(g, ans, *inputs):
-    """The rule of an operation whose output equals its input: the gradient passes unchanged."""
+    """The rule of an operation whose output equals its input: the gradient (or tangent) passes unchanged."""
     return g
 
