@@ -13,6 +13,7 @@ from .core.gradcheck import GradcheckResult, gradcheck
 from .core.initializers import INITIALIZERS
 from .core.layers import Dense
 from .core.network import Network
+from .core.nudge import nudge
 from .core.propagation import Gradient
 from .errors import (
     DataError,
@@ -65,5 +66,6 @@ __all__ = [
     "gradcheck",
     "load",
     "load_checkpoint",
+    "nudge",
     "save",
 ]
