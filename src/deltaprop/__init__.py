@@ -27,6 +27,7 @@ from .errors import (
 from .files.checkpoint import load_checkpoint
 from .files.model import load, save
 from .train.callbacks import Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint
+from .train import experiments  # deltaprop.experiments.one_neuron(...): the notes' experiments
 from .train.checkpoint import Checkpoint
 from .train.optim import SGD, Adam, Optimizer
 from .train.run import TrainingInterrupted
@@ -61,6 +62,7 @@ __all__ = [
     "ShapeError",
     "TrainingInterrupted",
     "UnknownNameError",
+    "experiments",
     "get_activation",
     "get_cost",
     "gradcheck",

@@ -63,8 +63,11 @@ class RunDirectory:
         self.every = every or ("epoch" if checkpoint or resume else None)
         return self.checkpoint, self.every
 
-    def write(self, net, history, data, config, accuracy, **extra) -> list:
-        """Write model.npz (with how it was trained) and, if an epoch finished, history.csv; return the paths."""
+    def write(self, net, history, data, config, accuracy, initial=None, **extra) -> list:
+        """Write model.npz (with how it was trained) and, if an epoch finished, history.csv; return the paths.
+
+        ``initial``: the diagnostics before any training, written as the row of epoch 0.
+        """
         from ..files.history import save_history
         from ..files.model import save
 
@@ -76,26 +79,30 @@ class RunDirectory:
         save(net, written[0], metadata=meta)
         if history.epoch:
             written.append(os.path.join(self.path, "history.csv"))
-            save_history(history, written[1])
+            save_history(history, written[1], initial=initial)
         return written
 
-    def finish(self, net, history, data, config, accuracy) -> list:
-        """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
+    def finish(self, net, history, data, config, accuracy, initial=None) -> list:
+        """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept.
+
+        ``initial`` (the diagnostics before any training) becomes epoch 0 of the history and its plots.
+        """
+        from ..files.history import history_table
         from .plots import plot_history
 
-        written = self.write(net, history, data, config, accuracy)
-        written += plot_history(history, self.path, title=f"{config['sizes']} on {data.name}")
+        written = self.write(net, history, data, config, accuracy, initial=initial)
+        written += plot_history(history_table(history, initial), self.path, title=f"{config['sizes']} on {data.name}")
         if self.every:
             written.append(self.checkpoint)
         return written
 
-    def interrupted(self, stop, net, data, config) -> int:
+    def interrupted(self, stop, net, data, config, initial=None) -> int:
         """Ctrl-C: fit finished its batch and saved the checkpoint; save the model so far and say where.
 
         ``stop`` is the :class:`~deltaprop.train.run.TrainingInterrupted` fit raised; the message
         is worded from its fields.
         """
-        written = self.write(net, stop.history, data, config, None,
+        written = self.write(net, stop.history, data, config, None, initial=initial,
                              interrupted_at={"epoch": stop.epoch, "batch": stop.batch})
         saved = f"wrote {stop.checkpoint} and the model so far" if stop.checkpoint else "wrote the model so far"
         resume = (f"; continue with: deltaprop train --resume {stop.checkpoint} --out {self.path}"
