@@ -108,7 +108,7 @@ class _Exclusive:
         return g
 
 
-def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()) -> dict:
+def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=(), trace=None) -> dict:
     """Propagate ``seed = d(result)/d(root)`` back through the graph of ``root``.
 
     Parameters
@@ -124,6 +124,10 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
         Values whose gradients are returned; their inputs are not explored. When given, only the
         values from which a target can be reached are visited (see :func:`_reaching`): the
         gradient of anything else was not asked for and is never computed.
+    trace : list, optional
+        Receives the pass as it happens, for teaching (:mod:`deltaprop.autodiff.steps`):
+        ``("visit", node, gradient)`` when a value's gradient is complete, then for each of its
+        inputs ``("send", node, i, contribution, running_sum)``, ``i`` the input's position.
 
     Returns
     -------
@@ -150,17 +154,26 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
             continue
         if store:
             _store(node, g)
+        if trace is not None:
+            trace.append(("visit", node, _snapshot(g)))
         if is_leaf:
             continue
         ans, inputs = (node, node._parents) if create_graph else (node.data, tuple(p.data for p in node._parents))
-        for parent, rule in zip(node._parents, node._rules):
+        for i, (parent, rule) in enumerate(zip(node._parents, node._rules)):
             if not parent.requires_grad or (wanted is not None and parent not in wanted):
                 continue
             contribution = rule(g, ans, *inputs)
             if contribution.shape != parent.shape:
                 contribution = _unbroadcast(contribution, parent.shape)
             _accumulate(pending, owned, parent, contribution)
+            if trace is not None:
+                trace.append(("send", node, i, _snapshot(contribution), _snapshot(pending[parent])))
     return found
+
+
+def _snapshot(g):
+    """A copy of a gradient as it is now (sums are later added into in place)."""
+    return g if isinstance(g, Tensor) else np.array(g, copy=True)
 
 
 def _reaching(order: list, targets: frozenset) -> set:
