@@ -141,30 +141,31 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
     pending = {root: seed}  # value -> the sum of the contributions received so far
     owned = set()  # ids of the sums this pass allocated, which it may add into in place
     found = {}
-    for node in reversed(order):
-        if wanted is not None and node not in wanted:
-            continue  # no path from here leads to a target: its gradient was never asked for
+    # no path from the values left out leads to a target: their gradients were never asked for
+    visits = reversed(order) if wanted is None else [node for node in reversed(order) if node in wanted]
+    for node in visits:
         g = pending.pop(node)
         owned.discard(id(g))
-        is_leaf = not node._parents
-        if is_leaf or node in stop:
+        parents = node._parents
+        if not parents or node in stop:
             g = exclusive(g)
-        if node in stop:
-            found[node] = g
-            continue
+            if node in stop:
+                found[node] = g
+                continue
         if store:
             _store(node, g)
         if trace is not None:
             trace.append(("visit", node, _snapshot(g)))
-        if is_leaf:
+        if not parents:
             continue
-        ans, inputs = (node, node._parents) if create_graph else (node.data, tuple(p.data for p in node._parents))
-        for i, (parent, rule) in enumerate(zip(node._parents, node._rules)):
+        ans, inputs = (node, parents) if create_graph else (node.data, [p.data for p in parents])
+        rules = node._rules
+        for i, parent in enumerate(parents):
             if not parent.requires_grad or (wanted is not None and parent not in wanted):
                 continue
-            contribution = rule(g, ans, *inputs)
-            if contribution.shape != parent.shape:
-                contribution = _unbroadcast(contribution, parent.shape)
+            contribution = rules[i](g, ans, *inputs)
+            if contribution.shape != parent.data.shape:
+                contribution = _unbroadcast(contribution, parent.data.shape)
             _accumulate(pending, owned, parent, contribution)
             if trace is not None:
                 trace.append(("send", node, i, _snapshot(contribution), _snapshot(pending[parent])))
@@ -189,8 +190,13 @@ def _reaching(order: list, targets: frozenset) -> set:
     """
     reaching = set()
     for node in order:
-        if node in targets or any(parent in reaching for parent in node._parents):
+        if node in targets:
             reaching.add(node)
+            continue
+        for parent in node._parents:  # a plain loop: a generator in any() costs more than the test
+            if parent in reaching:
+                reaching.add(node)
+                break
     return reaching
 
 

@@ -32,6 +32,8 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "hessian"]
 
 
 def _argnums(argnums, n_args: int) -> tuple:
+    if type(argnums) is int and 0 <= argnums < n_args:  # the usual case, without the general checks
+        return (argnums,)
     items = argnums if isinstance(argnums, tuple) else (argnums,)
     for i in items:
         if not is_count(i, minimum=-n_args) or i >= n_args:
@@ -122,17 +124,22 @@ def value_and_grad(f, argnums=0):
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
-        nums = _argnums(argnums, len(args))
-        inputs, ans, nested = _trace(f, args, kwargs, nums)
-        if ans.size != 1:
-            raise ShapeError(
-                f"grad only applies to functions returning one number; {getattr(f, '__name__', 'f')} "
-                f"returned shape {ans.shape}. Reduce it (e.g. .sum()) or use vjp for a vector-valued function"
-            )
-        grads = _pullback(ans, inputs, None, nested, "grad")
-        return _value(ans, nested), grads if isinstance(argnums, tuple) else grads[0]
+        return _value_and_grad(f, argnums, args, kwargs)
 
     return value_and_grad_f
+
+
+def _value_and_grad(f, argnums, args, kwargs):
+    """``value_and_grad(f, argnums)(*args, **kwargs)``, without building the wrapper (hvp calls it directly)."""
+    nums = _argnums(argnums, len(args))
+    inputs, ans, nested = _trace(f, args, kwargs, nums)
+    if ans.size != 1:
+        raise ShapeError(
+            f"grad only applies to functions returning one number; {getattr(f, '__name__', 'f')} "
+            f"returned shape {ans.shape}. Reduce it (e.g. .sum()) or use vjp for a vector-valued function"
+        )
+    grads = _pullback(ans, inputs, None, nested, "grad")
+    return _value(ans, nested), grads if isinstance(argnums, tuple) else grads[0]
 
 
 def grad(f, argnums=0):
@@ -218,9 +225,9 @@ def hvp(f, x, v):
         raise ShapeError(f"hvp: v has shape {v.shape} but x has shape {x.shape}; they must match")
 
     def grad_dot_v(x):  # a circuit of size O(N): the forward pass and its recorded backward pass
-        return (grad(f)(x) * v).sum()
+        return (_value_and_grad(f, 0, (x,), {})[1] * v).sum()  # grad(f)(x) . v
 
-    return grad(grad_dot_v)(x)
+    return _value_and_grad(grad_dot_v, 0, (x,), {})[1]  # grad(grad_dot_v)(x)
 
 
 def hessian(f, x):

@@ -188,7 +188,11 @@ def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = No
     out.grad = None
     out.tangent = None
     out.label = None
-    out.requires_grad = any(p.requires_grad for p in parents)
+    out.requires_grad = False
+    for p in parents:  # a plain loop: cheaper than any() over a generator for one or two inputs
+        if p.requires_grad:
+            out.requires_grad = True
+            break
     out._parents = parents
     out._rules = rules
     out._op = op
