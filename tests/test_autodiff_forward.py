@@ -125,3 +125,18 @@ def test_an_operation_without_a_tangent_rule_is_named():
 
     with pytest.raises(DeltapropError, match="'mystery' has no tangent rule"):
         jvp(no_tangent_rule, np.ones(2), np.ones(2))
+
+
+def test_a_value_made_in_one_jvp_carries_no_tangent_into_the_next():
+    # Oracle: closed form. The second function is x * y with y a constant (3 from the first call's
+    # 1.5 * 2): its derivative along v = 1 is y = 3, not y plus y's tangent from the first call.
+    leaked = []
+
+    def first(x):
+        y = x * 2
+        leaked.append(y)
+        return y
+
+    jvp(first, np.array(1.5), np.array(1.0))
+    value, tangent = jvp(lambda x: x * leaked[0], np.array(4.0), np.array(1.0))
+    assert value == 12.0 and tangent == 3.0

@@ -189,7 +189,7 @@ def jvp(f, x, v):
     xs, vs = (tuple(x), v) if several else ((x,), (v,))
     if not isinstance(vs, (tuple, list)) or len(vs) != len(xs):
         raise DeltapropError(f"jvp: x is a tuple of {len(xs)} arguments, so v must be a tuple of {len(xs)} tangents")
-    inputs = []
+    inputs, tangents = [], {}
     for i, (xi, vi) in enumerate(zip(xs, vs)):
         primal = Tensor(xi.data if isinstance(xi, Tensor) else xi, requires_grad=False)
         tangent = np.asarray(vi.data if isinstance(vi, Tensor) else vi, dtype=primal.dtype)
@@ -197,13 +197,15 @@ def jvp(f, x, v):
             where = f"v[{i}]" if several else "v"
             raise ShapeError(f"jvp: {where} has shape {tangent.shape} but x{f'[{i}]' if several else ''} has shape "
                              f"{primal.shape}; a tangent is shaped like its input")
-        primal.tangent = tangent
+        tangents[primal] = tangent
         inputs.append(primal)
-    with forward_mode():
+    with forward_mode(tangents):
         ans = f(*inputs)
     if not isinstance(ans, Tensor):  # f ignored its inputs and returned a constant
         ans = Tensor(ans, requires_grad=False)
-    tangent = ans.tangent if ans.tangent is not None else np.zeros(ans.shape, ans.dtype)
+    tangent = tangents.get(ans)
+    if tangent is None:
+        tangent = np.zeros(ans.shape, ans.dtype)
     return _unpacked(ans.data), _unpacked(np.asarray(tangent))
 
 

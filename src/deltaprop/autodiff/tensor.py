@@ -47,9 +47,6 @@ class Tensor:
     ----------
     data : numpy.ndarray
         The value (0-d for a scalar).
-    tangent : numpy.ndarray or None
-        During :func:`~deltaprop.autodiff.jvp` (forward mode), the directional derivative of this
-        value along the input's tangent, computed as the value itself is; None for a constant.
     grad : numpy.ndarray, Tensor or None
         After :meth:`backward`, the gradient of the differentiated result with respect to this
         value, the same shape as ``data`` (a Tensor after ``backward(create_graph=True)``); every
@@ -67,7 +64,7 @@ class Tensor:
     accept arrays too.
     """
 
-    __slots__ = ("data", "grad", "tangent", "requires_grad", "label", "_parents", "_rules", "_op")
+    __slots__ = ("data", "grad", "requires_grad", "label", "_parents", "_rules", "_op")
     __array_ufunc__ = None  # `array (op) Tensor` defers to the Tensor's reflected operator
 
     def __init__(self, data, requires_grad=True, label=None):
@@ -75,7 +72,6 @@ class Tensor:
             data = data.data
         self.data = _float_array(data)
         self.grad = None
-        self.tangent = None
         self.requires_grad = bool(requires_grad)
         self.label = label
         self._parents = ()
@@ -161,19 +157,25 @@ def _float_array(data) -> np.ndarray:
 
 
 class _ForwardMode:
-    """How many :func:`~deltaprop.autodiff.jvp` calls are running (tangents are pushed while > 0)."""
+    """The tangents of the running :func:`~deltaprop.autodiff.jvp` (``{Tensor: array}``), or None."""
 
-    depth = 0
+    tangents = None
 
 
 @contextlib.contextmanager
-def forward_mode():
-    """A context under which every new operation's output also gets its ``tangent`` (not thread-safe)."""
-    _ForwardMode.depth += 1
+def forward_mode(tangents: dict):
+    """A context under which every new operation's output gets its tangent in ``tangents`` (not thread-safe).
+
+    ``tangents`` starts with the inputs' tangents. Each jvp keeps its own dict, dropped when it
+    returns: a Tensor made during one jvp carries nothing into the next, and a value without an
+    entry (a constant, or a value of an enclosing jvp) has a zero tangent.
+    """
+    saved = _ForwardMode.tangents
+    _ForwardMode.tangents = tangents
     try:
-        yield
+        yield tangents
     finally:
-        _ForwardMode.depth -= 1
+        _ForwardMode.tangents = saved
 
 
 def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = None) -> Tensor:
@@ -186,7 +188,6 @@ def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = No
     out = Tensor.__new__(Tensor)
     out.data = data if type(data) is np.ndarray else np.asarray(data)  # ufuncs give 0-d results as scalars
     out.grad = None
-    out.tangent = None
     out.label = None
     out.requires_grad = False
     for p in parents:  # a plain loop: cheaper than any() over a generator for one or two inputs
@@ -196,12 +197,15 @@ def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = No
     out._parents = parents
     out._rules = rules
     out._op = op
-    if _ForwardMode.depth:
-        out.tangent = _push_tangents(out, tangent_rules)
+    tangents = _ForwardMode.tangents
+    if tangents is not None:
+        tangent = _push_tangents(out, tangent_rules, tangents)
+        if tangent is not None:
+            tangents[out] = tangent
     return out
 
 
-def _push_tangents(out: Tensor, tangent_rules):
+def _push_tangents(out: Tensor, tangent_rules, tangents: dict):
     """The tangent of ``out``: the sum over its inputs with a tangent of ``J_input t_input`` (forward mode).
 
     The mirror of the backward pass's sum over paths; broadcasting is undone the other way round:
@@ -209,7 +213,7 @@ def _push_tangents(out: Tensor, tangent_rules):
     """
     total = None
     for i, parent in enumerate(out._parents):
-        t = parent.tangent
+        t = tangents.get(parent)
         if t is None:
             continue  # a constant: its tangent is zero
         if tangent_rules is None:
