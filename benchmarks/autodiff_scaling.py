@@ -334,6 +334,9 @@ def main(argv=None):
         args.rounds = min(args.rounds, 20)
     rng = np.random.default_rng(0)
     with _blas_threads(1):
+        # warm-up, discarded: the first calls of a process (imports, caches, PyTorch's lazy set-up)
+        # would otherwise be charged to the first l
+        measure(sizes[0], argparse.Namespace(**{**vars(args), "rounds": 5}), np.random.default_rng(1))
         rows = []
         for l in sizes:
             rows.append(measure(l, args, rng))
