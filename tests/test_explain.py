@@ -238,3 +238,12 @@ def test_the_explanation_leaves_the_network_alone_and_checks_shared_biases():
     assert np.array_equal(net.layers[0].W, before)
     with pytest.raises(deltaprop.DeltapropError, match=r"shared_bias\[0\] is true but layers\[0\].b holds different"):
         explain(net, [1.0, 2.0], [0.0, 1.0], shared_bias=[True])
+
+
+def test_docstring_example_runs():
+    # Oracle: by hand, sigma(0) = 0.5, C = (0.5 - 1)^2 / 2 = 0.125, delta = (a - y) a (1 - a) = -0.125.
+    import doctest
+
+    import deltaprop.core.explain as module
+
+    assert doctest.testmod(module).failed == 0

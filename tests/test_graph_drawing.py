@@ -140,3 +140,12 @@ def test_without_matplotlib_a_drawing_fails_with_exit_2_and_writes_nothing(tmp_p
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "drawing a graph needs matplotlib" in result.stderr
     assert result.stdout == "" and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("module", ["deltaprop.autodiff.steps", "deltaprop.autodiff.layout", "deltaprop.cli.graphdraw"])
+def test_docstring_examples_run(module):
+    # Oracle: the outputs written in the docstrings, worked by hand (a product's two local derivatives).
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
