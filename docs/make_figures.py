@@ -16,6 +16,8 @@ drawn by ``benchmarks/autodiff_scaling.py`` instead (it takes minutes).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 
@@ -67,6 +69,72 @@ def chain_sensitivity(out):
     return _save(figure, out, "chain_sensitivity.png")
 
 
+def _published():
+    """The published 2-2-2 example of four-equations.md: its network, input and target."""
+    net = Network([Dense(2, 2, "sigmoid", W=[[0.15, 0.20], [0.25, 0.30]], b=[0.35, 0.35]),
+                   Dense(2, 2, "sigmoid", W=[[0.40, 0.45], [0.50, 0.55]], b=[0.60, 0.60])],
+                  cost="quadratic", dtype="float64")
+    return net, np.array([0.05, 0.10]), np.array([0.01, 0.99])
+
+
+def demon(out):
+    """four-equations.md: the demon's change of C against dz, and the tangent delta dz, for two neurons."""
+    net, x, y = _published()
+    dzs = np.linspace(-4.0, 4.0, 161)
+    figure, axes = _figure(width=9.6, height=4.0, ncols=2)
+    for ax, (layer, unit, what) in zip(axes, ((1, 0, "output neuron 0 of layer 3"), (0, 0, "hidden neuron 0 of layer 2"))):
+        changes = [deltaprop.nudge(net, x, y, layer, unit, dz).cost_change for dz in dzs]
+        delta = deltaprop.nudge(net, x, y, layer, unit, 1.0).predicted
+        ax.plot(dzs, changes, label="change of C, by the forward pass")
+        ax.plot(dzs, delta * dzs, "--", label=f"tangent: delta dz, delta = {delta:.4f}")
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_xlabel("dz, the demon's change of z")
+        ax.set_title(what)
+        ax.set_ylim(-0.3, 0.3)
+        ax.legend(loc="upper left")
+    axes[0].set_ylabel("change of the cost C")
+    return _save(figure, out, "demon.png")
+
+
+def slowdown(out):
+    """four-equations.md: Nielsen's one neuron (w = b = 2, x = 1, y = 0, eta = 0.15), two costs."""
+    runs = {cost: deltaprop.experiments.one_neuron_history(cost) for cost in ("quadratic", "cross_entropy")}
+    figure, axes = _figure(width=9.6, height=4.0, ncols=2)
+    for cost, record in runs.items():
+        axes[0].plot(record["a"], label=cost.replace("_", "-"))
+        axes[1].plot(np.array(record["cost"]) / record["cost"][0], label=cost.replace("_", "-"))
+    axes[0].set_ylabel("the neuron's output a (target 0)")
+    axes[1].set_ylabel("cost / cost at epoch 0")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend()
+    figure.suptitle("One saturated sigmoid neuron: the quadratic cost learns slowly, cross-entropy does not")
+    return _save(figure, out, "slowdown.png")
+
+
+def _graph(out, name, *options):
+    """A drawing by ``deltaprop graph``, as the chapters show the command."""
+    from deltaprop.cli import main as cli
+
+    path = os.path.join(out, name)
+    with contextlib.redirect_stdout(io.StringIO()):  # its "drew PATH": main() says it once
+        status = cli(["graph", *options, "--output", path])
+    if status:
+        raise SystemExit(f"deltaprop graph {' '.join(options)} failed with status {status}")
+    return path
+
+
+def toy_circuit(out):
+    """circuits.md: the toy circuit L = c (a + 2b) after reverse mode."""
+    return _graph(out, "toy_circuit.png")
+
+
+def network_2_2_2(out):
+    """four-equations.md: the cost graph of the published 2-2-2 example, z with delta and a with dC/da."""
+    return _graph(out, "network_2_2_2.png", "--network")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=IMAGES, help="directory for the PNGs (default docs/images)")
@@ -77,7 +145,7 @@ def main(argv=None) -> int:
     return 0
 
 
-FIGURES = [chain_sensitivity]
+FIGURES = [chain_sensitivity, toy_circuit, network_2_2_2, demon, slowdown]
 
 if __name__ == "__main__":
     sys.exit(main())
