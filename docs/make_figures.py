@@ -113,6 +113,32 @@ def slowdown(out):
     return _save(figure, out, "slowdown.png")
 
 
+def vanishing(out, epochs=30):
+    """tracking-and-sgd.md: ||dC/dW|| and saturation per layer of a deep sigmoid network, epoch 0 first."""
+    from deltaprop.data import load_dataset
+    from deltaprop.train.diagnostics import Diagnostics
+
+    digits = load_dataset("digits", dtype=np.float64)
+    net = Network([64, 30, 30, 30, 10], init="standard_normal", seed=0)
+    probe = Diagnostics(digits.X_train[:300], digits.y_train[:300])
+    history = net.fit(digits.X_train, digits.y_train, epochs=epochs, batch_size=10, eta=3.0, seed=0,
+                      callbacks=[probe])
+    figure, axes = _figure(width=9.6, height=4.0, ncols=2)
+    epochs_axis = np.arange(epochs + 1)
+    for i in range(len(net.layers)):
+        for ax, key in zip(axes, (f"grad_norm[{i}]", f"saturation[{i}]")):
+            ax.plot(epochs_axis, [probe.initial[key]] + list(history.history[key]), marker=".",
+                    label=f"layer {i + 2}" + (" (output)" if i == len(net.layers) - 1 else ""))
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("||dC/dW|| on a probe batch of 300")
+    axes[1].set_ylabel("fraction of saturated units")
+    for ax in axes:
+        ax.set_xlabel("epoch (0: before training)")
+        ax.legend()
+    figure.suptitle("[64, 30, 30, 30, 10] sigmoid network, standard-normal weights, digits, eta 3.0")
+    return _save(figure, out, "vanishing.png")
+
+
 def _graph(out, name, *options):
     """A drawing by ``deltaprop graph``, as the chapters show the command."""
     from deltaprop.cli import main as cli
@@ -145,7 +171,7 @@ def main(argv=None) -> int:
     return 0
 
 
-FIGURES = [chain_sensitivity, toy_circuit, network_2_2_2, demon, slowdown]
+FIGURES = [chain_sensitivity, toy_circuit, network_2_2_2, demon, slowdown, vanishing]
 
 if __name__ == "__main__":
     sys.exit(main())
