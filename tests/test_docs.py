@@ -295,9 +295,10 @@ def test_mkdocs_build_strict(tmp_path):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{package} is not installed (pip install \"mkdocs>=1.6\" \"mkdocs-material>=9.5\")")
     site = tmp_path / "site"
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # mkdocs-material's banner about its successor
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
                              str(ROOT / "mkdocs.yml"), "--site-dir", str(site)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stderr, result.stderr
     assert (site / "index.html").is_file()
