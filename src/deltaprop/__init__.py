@@ -13,6 +13,7 @@ from .core.gradcheck import GradcheckResult, gradcheck
 from .core.initializers import INITIALIZERS
 from .core.layers import Dense
 from .core.network import Network
+from .core.nudge import nudge
 from .core.propagation import Gradient
 from .errors import (
     DataError,
@@ -26,6 +27,7 @@ from .errors import (
 from .files.checkpoint import load_checkpoint
 from .files.model import load, save
 from .train.callbacks import Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint
+from .train import experiments  # deltaprop.experiments.one_neuron(...): the notes' experiments
 from .train.checkpoint import Checkpoint
 from .train.optim import SGD, Adam, Optimizer
 from .train.run import TrainingInterrupted
@@ -60,10 +62,12 @@ __all__ = [
     "ShapeError",
     "TrainingInterrupted",
     "UnknownNameError",
+    "experiments",
     "get_activation",
     "get_cost",
     "gradcheck",
     "load",
     "load_checkpoint",
+    "nudge",
     "save",
 ]

@@ -14,7 +14,8 @@ price (:func:`hvp`).
 (10.0, 20.0, -4.0)
 
 The functional API (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, :func:`hvp`,
-:func:`hessian`) differentiates Python functions; :func:`network_cost` builds a
+:func:`hessian`) differentiates Python functions by reverse mode, and :func:`jvp` by forward
+mode (one tangent pushed forward beside the values); :func:`network_cost` builds a
 :class:`~deltaprop.Network`'s cost as a graph, so its gradients can be compared with
 ``Network.backprop``; :func:`to_dot` draws a graph.
 """
@@ -24,7 +25,7 @@ The functional API (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, :func:`hv
 from . import engine, ops  # noqa: F401
 from .check import check_grads, numerical_grad
 from .dot import to_dot
-from .functional import grad, hessian, hvp, value_and_grad, vjp
+from .functional import grad, hessian, hvp, jvp, value_and_grad, vjp
 from .network import NetworkGraph, network_cost
 from .ops import cos, exp, log, relu, sigmoid, sin, softmax, tanh
 from .tensor import Tensor
@@ -38,6 +39,7 @@ __all__ = [
     "grad",
     "hessian",
     "hvp",
+    "jvp",
     "log",
     "network_cost",
     "numerical_grad",

@@ -108,7 +108,7 @@ class _Exclusive:
         return g
 
 
-def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()) -> dict:
+def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=(), trace=None) -> dict:
     """Propagate ``seed = d(result)/d(root)`` back through the graph of ``root``.
 
     Parameters
@@ -121,7 +121,13 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
         Add each value's gradient to its ``.grad`` (``Tensor.backward``); the functional API
         stores nothing.
     targets : sequence of Tensor
-        Values whose gradients are returned; their inputs are not explored.
+        Values whose gradients are returned; their inputs are not explored. When given, only the
+        values from which a target can be reached are visited (see :func:`_reaching`): the
+        gradient of anything else was not asked for and is never computed.
+    trace : list, optional
+        Receives the pass as it happens, for teaching (:mod:`deltaprop.autodiff.steps`):
+        ``("visit", node, gradient)`` when a value's gradient is complete, then for each of its
+        inputs ``("send", node, i, contribution, running_sum)``, ``i`` the input's position.
 
     Returns
     -------
@@ -129,32 +135,69 @@ def backpropagate(root: Tensor, seed, create_graph=False, store=True, targets=()
         ``{target: gradient}`` for the targets that ``root`` depends on.
     """
     stop = frozenset(targets)
+    order = topological_order(root, stop=stop)
+    wanted = _reaching(order, stop) if stop else None
     exclusive = _Exclusive(seed)
     pending = {root: seed}  # value -> the sum of the contributions received so far
     owned = set()  # ids of the sums this pass allocated, which it may add into in place
     found = {}
-    for node in reversed(topological_order(root, stop=stop)):
+    # no path from the values left out leads to a target: their gradients were never asked for
+    visits = reversed(order) if wanted is None else [node for node in reversed(order) if node in wanted]
+    for node in visits:
         g = pending.pop(node)
         owned.discard(id(g))
-        is_leaf = not node._parents
-        if is_leaf or node in stop:
+        parents = node._parents
+        if not parents or node in stop:
             g = exclusive(g)
-        if node in stop:
-            found[node] = g
-            continue
+            if node in stop:
+                found[node] = g
+                continue
         if store:
             _store(node, g)
-        if is_leaf:
+        if trace is not None:
+            trace.append(("visit", node, _snapshot(g)))
+        if not parents:
             continue
-        ans, inputs = (node, node._parents) if create_graph else (node.data, tuple(p.data for p in node._parents))
-        for parent, rule in zip(node._parents, node._rules):
-            if not parent.requires_grad:
+        ans, inputs = (node, parents) if create_graph else (node.data, [p.data for p in parents])
+        rules = node._rules
+        for i, parent in enumerate(parents):
+            if not parent.requires_grad or (wanted is not None and parent not in wanted):
                 continue
-            contribution = rule(g, ans, *inputs)
-            if contribution.shape != parent.shape:
-                contribution = _unbroadcast(contribution, parent.shape)
+            contribution = rules[i](g, ans, *inputs)
+            if contribution.shape != parent.data.shape:
+                contribution = _unbroadcast(contribution, parent.data.shape)
             _accumulate(pending, owned, parent, contribution)
+            if trace is not None:
+                trace.append(("send", node, i, _snapshot(contribution), _snapshot(pending[parent])))
     return found
+
+
+def _snapshot(g):
+    """A copy of a gradient as it is now (sums are later added into in place)."""
+    return g if isinstance(g, Tensor) else np.array(g, copy=True)
+
+
+def _reaching(order: list, targets: frozenset) -> set:
+    """The values of ``order`` from which a path of operations leads to one of ``targets``.
+
+    ``order`` lists every value after its inputs, so one pass decides: a value reaches a target
+    if it is one or if one of its inputs does. Only these values need a gradient for the
+    targets' sake; the rest of the graph -- a constant ``Tensor(M)`` made inside ``f``, which
+    requires a gradient by default, and every product that would carry ``dC/dM`` -- is skipped,
+    so ``grad(f)`` costs the same whether ``f`` wrote ``Tensor(M)`` or
+    ``Tensor(M, requires_grad=False)``. (PyTorch prunes its backward pass the same way when
+    ``torch.autograd.grad`` is given ``inputs``.)
+    """
+    reaching = set()
+    for node in order:
+        if node in targets:
+            reaching.add(node)
+            continue
+        for parent in node._parents:  # a plain loop: a generator in any() costs more than the test
+            if parent in reaching:
+                reaching.add(node)
+                break
+    return reaching
 
 
 def _accumulate(pending: dict, owned: set, node: Tensor, contribution) -> None:

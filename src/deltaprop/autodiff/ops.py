@@ -1,17 +1,26 @@
-"""Every operation of the engine: its output, then its local chain rule, one rule per input.
+"""Every operation of the engine: its output, then its local chain rules, two per input.
 
-A rule turns ``g`` -- the gradient of the final result with respect to the operation's output --
-into the gradient with respect to one input (a vector-Jacobian product)::
+A rule (reverse mode) turns ``g`` -- the gradient of the final result with respect to the
+operation's output -- into the gradient with respect to one input (a vector-Jacobian product,
+``g^T J``). A tangent rule (forward mode, :func:`~deltaprop.autodiff.jvp`) turns ``t``, the
+tangent of one input, into its share of the output's tangent (a Jacobian-vector product, ``J t``)::
 
-    multiply:  out = x * y        rules:  g * y,  g * x
+    multiply:  out = x * y        rules:  g * y,  g * x        tangent rules:  t * y,  t * x
+    matmul:    out = x @ y        rules:  g @ y^T,  x^T @ g    tangent rules:  t @ y,  x @ t
 
-Every rule has the signature ``rule(g, ans, *inputs)``, as in HIPS autograd: ``ans`` is the
-operation's output and ``inputs`` are its inputs. In an ordinary backward pass they are NumPy
-arrays. With ``create_graph=True`` they are the Tensors themselves, so the same rule, written with
-operations that accept either (``*``, ``@``, ``.sum``, :func:`cos`, ...), records the gradient as a
-graph of its own, which can be differentiated again. Broadcasting is handled once, in the engine:
-a rule may return a gradient of the broadcast shape, and the engine sums it back to its input's
-shape.
+For an elementwise operation the Jacobian is diagonal, ``J^T = J``, so one formula serves as both
+rules (it is registered twice); linear operations on shapes (sum, reshape, transpose, indexing)
+have a tangent rule that is the operation itself applied to ``t``.
+
+Every rule has the signature ``rule(g, ans, *inputs)`` (``rule(t, ans, *inputs)``), as in HIPS
+autograd: ``ans`` is the operation's output and ``inputs`` are its inputs. Both kinds are handed
+to :func:`~deltaprop.autodiff.tensor._make` with the output, which records the first and, in
+forward mode, applies the second at once. In an ordinary backward pass, and always in forward
+mode, they are NumPy arrays. With ``create_graph=True`` they are the Tensors themselves, so the
+same rule, written with operations that accept either (``*``, ``@``, ``.sum``, :func:`cos`, ...),
+records the gradient as a graph of its own, which can be differentiated again. Broadcasting is
+handled once, in the engine: a rule may return a gradient of the broadcast shape, and the engine
+sums it back to its input's shape (forward mode broadcasts a tangent to the output's shape).
 
 The public functions here (``exp``, ``log``, ..., ``softmax``) accept a Tensor (the operation is
 recorded) or an array (plain NumPy), so one formula serves both.
@@ -22,6 +31,8 @@ this module attaches them, as HIPS autograd's ``defvjp`` attaches rules to a cor
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -39,14 +50,15 @@ _HINTS = {
 }
 
 
-def _binary(op, compute, x, y, rule_x, rule_y) -> Tensor:
+def _binary(op, compute, x, y, rules, tangent_rules) -> Tensor:
+    """``compute(x, y)``, recorded with its two rules per input."""
     x, y = _lift(x, y), _lift(y, x)
     try:
         out = compute(x.data, y.data)
     except ValueError:
         hint = _HINTS.get(op, "they must broadcast together (equal sizes, or 1, axis by axis from the right)")
         raise ShapeError(f"{op}: cannot combine shapes {x.shape} and {y.shape}; {hint}") from None
-    return _make(out, (x, y), (rule_x, rule_y), op)
+    return _make(out, (x, y), rules, op, tangent_rules)
 
 
 def _negated(g, ans, *inputs):
@@ -55,22 +67,23 @@ def _negated(g, ans, *inputs):
 
 def add(x, y):
     """``x + y``: the gradient passes unchanged to both."""
-    return _binary("+", np.add, x, y, passed, passed)
+    return _binary("+", np.add, x, y, (passed, passed), (passed, passed))
 
 
 def subtract(x, y):
     """``x - y``."""
-    return _binary("-", np.subtract, x, y, passed, _negated)
+    return _binary("-", np.subtract, x, y, (passed, _negated), (passed, _negated))
 
 
 def negative(x: Tensor):
     """``-x``."""
-    return _make(np.negative(x.data), (x,), (_negated,), "neg")
+    return _make(np.negative(x.data), (x,), (_negated,), "neg", (_negated,))
 
 
 def multiply(x, y):
     """``x * y``: each input's gradient is ``g`` times the other input."""
-    return _binary("*", np.multiply, x, y, _multiply_rule_x, _multiply_rule_y)
+    rules = (_multiply_rule_x, _multiply_rule_y)
+    return _binary("*", np.multiply, x, y, rules, rules)  # elementwise: one formula for both modes
 
 
 def _multiply_rule_x(g, ans, x, y):
@@ -83,7 +96,8 @@ def _multiply_rule_y(g, ans, x, y):
 
 def divide(x, y):
     """``x / y``."""
-    return _binary("/", np.divide, x, y, _divide_rule_x, _divide_rule_y)
+    rules = (_divide_rule_x, _divide_rule_y)
+    return _binary("/", np.divide, x, y, rules, rules)
 
 
 def _divide_rule_x(g, ans, x, y):
@@ -100,7 +114,8 @@ def power(x, y):
     NOTE: ``d/dy`` needs ``x > 0`` (``ln x``); it is nan elsewhere, where ``x^y`` is not
     differentiable in ``y``. A constant exponent (``x ** 2``) never computes it.
     """
-    return _binary("**", np.power, x, y, _power_rule_x, _power_rule_y)
+    rules = (_power_rule_x, _power_rule_y)
+    return _binary("**", np.power, x, y, rules, rules)
 
 
 def _power_rule_x(g, ans, x, y):
@@ -113,7 +128,15 @@ def _power_rule_y(g, ans, x, y):
 
 def matmul(x, y):
     """``x @ y`` with NumPy's rules (1-D operands, stacks of matrices)."""
-    return _binary("@", np.matmul, x, y, _matmul_rule_x, _matmul_rule_y)
+    return _binary("@", np.matmul, x, y, (_matmul_rule_x, _matmul_rule_y), (_matmul_tangent_x, _matmul_tangent_y))
+
+
+def _matmul_tangent_x(t, ans, x, y):
+    return t @ y  # x @ y is linear in x: its tangent is the same product with x's tangent
+
+
+def _matmul_tangent_y(t, ans, x, y):
+    return x @ t
 
 
 def _swap_last(v):
@@ -156,7 +179,7 @@ def exp(x):
     """``e^x``, elementwise."""
     if not isinstance(x, Tensor):
         return np.exp(x)
-    return _make(np.exp(x.data), (x,), (_exp_rule,), "exp")
+    return _make(np.exp(x.data), (x,), (_exp_rule,), "exp", (_exp_rule,))
 
 
 def _exp_rule(g, ans, x):
@@ -167,7 +190,7 @@ def log(x):
     """Natural logarithm, elementwise. Like NumPy: ``log 0 = -inf``, ``log(x < 0) = nan`` (with NumPy's warning)."""
     if not isinstance(x, Tensor):
         return np.log(x)
-    return _make(np.log(x.data), (x,), (_log_rule,), "log")
+    return _make(np.log(x.data), (x,), (_log_rule,), "log", (_log_rule,))
 
 
 def _log_rule(g, ans, x):
@@ -178,7 +201,7 @@ def sin(x):
     """Sine, elementwise."""
     if not isinstance(x, Tensor):
         return np.sin(x)
-    return _make(np.sin(x.data), (x,), (_sin_rule,), "sin")
+    return _make(np.sin(x.data), (x,), (_sin_rule,), "sin", (_sin_rule,))
 
 
 def _sin_rule(g, ans, x):
@@ -189,7 +212,7 @@ def cos(x):
     """Cosine, elementwise."""
     if not isinstance(x, Tensor):
         return np.cos(x)
-    return _make(np.cos(x.data), (x,), (_cos_rule,), "cos")
+    return _make(np.cos(x.data), (x,), (_cos_rule,), "cos", (_cos_rule,))
 
 
 def _cos_rule(g, ans, x):
@@ -200,7 +223,7 @@ def tanh(x):
     """Hyperbolic tangent, elementwise."""
     if not isinstance(x, Tensor):
         return np.tanh(x)
-    return _make(np.tanh(x.data), (x,), (_tanh_rule,), "tanh")
+    return _make(np.tanh(x.data), (x,), (_tanh_rule,), "tanh", (_tanh_rule,))
 
 
 def _tanh_rule(g, ans, x):
@@ -218,7 +241,7 @@ def sigmoid(x):
     """``1 / (1 + e^(-x))``, elementwise."""
     if not isinstance(x, Tensor):
         return _np_sigmoid(x)
-    return _make(_np_sigmoid(x.data), (x,), (_sigmoid_rule,), "sigmoid")
+    return _make(_np_sigmoid(x.data), (x,), (_sigmoid_rule,), "sigmoid", (_sigmoid_rule,))
 
 
 def _sigmoid_rule(g, ans, x):
@@ -229,7 +252,7 @@ def relu(x):
     """``max(x, 0)``, elementwise; its derivative at 0 is taken as 0, as in :mod:`deltaprop.core.activations`."""
     if not isinstance(x, Tensor):
         return np.maximum(x, 0.0)
-    return _make(np.maximum(x.data, 0.0), (x,), (_relu_rule,), "relu")
+    return _make(np.maximum(x.data, 0.0), (x,), (_relu_rule,), "relu", (_relu_rule,))
 
 
 def _relu_rule(g, ans, x):
@@ -243,7 +266,7 @@ def leaky_relu(x: Tensor, slope=0.01):
     def leaky_relu_rule(g, ans, x):
         return g * np.where(_raw(x) > 0, np.ones((), slope.dtype), slope)
 
-    return _make(np.maximum(x.data, x.data * slope), (x,), (leaky_relu_rule,), "leaky_relu")
+    return _make(np.maximum(x.data, x.data * slope), (x,), (leaky_relu_rule,), "leaky_relu", (leaky_relu_rule,))
 
 
 def clip(x: Tensor, low, high):
@@ -252,7 +275,7 @@ def clip(x: Tensor, low, high):
     def clip_rule(g, ans, x):
         return g * ((_raw(x) >= low) & (_raw(x) <= high))
 
-    return _make(np.clip(x.data, low, high), (x,), (clip_rule,), "clip")
+    return _make(np.clip(x.data, low, high), (x,), (clip_rule,), "clip", (clip_rule,))
 
 
 def softmax(x, axis=-1):
@@ -284,11 +307,20 @@ def _axes(axis, shape, op):
     return tuple(int(a) % ndim for a in items)
 
 
+_SMALL = 1 << 16  # entries: below this, writing an array out is cheaper than NumPy's broadcast_to view
+
+
 def _expand(g, shape, axes, keepdims):
     """Copy ``g``, the gradient of a reduction over ``axes``, back along those axes to ``shape``."""
     if not keepdims:
         kept = tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape))
         g = g.reshape(kept)
+    if type(g) is np.ndarray and math.prod(shape) <= _SMALL:
+        # NOTE: np.broadcast_to costs ~7 us of Python-level checks, a gradient's whole budget at
+        # small sizes; filling a fresh array of a few thousand entries costs well under 1 us.
+        out = np.empty(shape, g.dtype)
+        out[...] = g
+        return out
     return broadcast_to(g, shape)
 
 
@@ -299,7 +331,11 @@ def reduce_sum(x: Tensor, axis=None, keepdims=False):
     def sum_rule(g, ans, x):
         return _expand(g, shape, axes, keepdims)
 
-    return _make(np.sum(x.data, axis=axes, keepdims=keepdims), (x,), (sum_rule,), "sum")
+    def sum_tangent(t, ans, x):
+        return np.sum(t, axis=axes, keepdims=keepdims)  # linear: the sum of the tangents
+
+    # the array's own method: the same sum as np.sum without its Python-level dispatch (~2 us)
+    return _make(x.data.sum(axis=axes, keepdims=keepdims), (x,), (sum_rule,), "sum", (sum_tangent,))
 
 
 def reduce_mean(x: Tensor, axis=None, keepdims=False):
@@ -310,7 +346,10 @@ def reduce_mean(x: Tensor, axis=None, keepdims=False):
     def mean_rule(g, ans, x):
         return _expand(g * (1.0 / count), shape, axes, keepdims)
 
-    return _make(np.mean(x.data, axis=axes, keepdims=keepdims), (x,), (mean_rule,), "mean")
+    def mean_tangent(t, ans, x):
+        return np.mean(t, axis=axes, keepdims=keepdims)
+
+    return _make(x.data.mean(axis=axes, keepdims=keepdims), (x,), (mean_rule,), "mean", (mean_tangent,))
 
 
 # -- shapes and indexing ---------------------------------------------------------------------------
@@ -326,7 +365,10 @@ def reshape(x: Tensor, shape):
     def reshape_rule(g, ans, x):
         return g.reshape(x.shape)
 
-    return _make(out, (x,), (reshape_rule,), "reshape")
+    def reshape_tangent(t, ans, x):
+        return t.reshape(ans.shape)
+
+    return _make(out, (x,), (reshape_rule,), "reshape", (reshape_tangent,))
 
 
 def transpose(x: Tensor, axes):
@@ -341,7 +383,10 @@ def transpose(x: Tensor, axes):
     def transpose_rule(g, ans, x):
         return g.transpose(inverse)
 
-    return _make(out, (x,), (transpose_rule,), "transpose")
+    def transpose_tangent(t, ans, x):
+        return t.transpose(axes)
+
+    return _make(out, (x,), (transpose_rule,), "transpose", (transpose_tangent,))
 
 
 def broadcast_to(x, shape):
@@ -352,7 +397,7 @@ def broadcast_to(x, shape):
         out = np.broadcast_to(x.data, shape)
     except ValueError:
         raise ShapeError(f"broadcast_to: cannot broadcast a Tensor of shape {x.shape} to {tuple(shape)}") from None
-    return _make(out, (x,), (passed,), "broadcast_to")
+    return _make(out, (x,), (passed,), "broadcast_to", (passed,))  # forward mode broadcasts the tangent itself
 
 
 def _plain_index(index) -> bool:
@@ -376,13 +421,17 @@ def take(x: Tensor, index):
     def take_rule(g, ans, x):
         return _scatter(g, index, shape)
 
-    return _make(out, (x,), (take_rule,), "index")
+    def take_tangent(t, ans, x):
+        return t[index]
+
+    return _make(out, (x,), (take_rule,), "index", (take_tangent,))
 
 
 def _scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index``: the transpose of indexing."""
     if isinstance(g, Tensor):
-        return _make(_scatter(g.data, index, shape), (g,), (lambda g2, ans, t: g2[index],), "scatter")
+        return _make(_scatter(g.data, index, shape), (g,), (lambda g2, ans, t: g2[index],), "scatter",
+                     (lambda t, ans, g: _scatter(t, index, shape),))
     out = np.zeros(shape, dtype=g.dtype)
     if _plain_index(index):
         out[index] = g

@@ -20,6 +20,8 @@ Importing :mod:`deltaprop.autodiff` loads both.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..errors import DeltapropError
@@ -154,17 +156,73 @@ def _float_array(data) -> np.ndarray:
     return array
 
 
-def _make(data, parents: tuple, rules: tuple, op: str) -> Tensor:
-    """The output node of an operation: its value, its inputs, and one rule per input."""
+class _ForwardMode:
+    """The tangents of the running :func:`~deltaprop.autodiff.jvp` (``{Tensor: array}``), or None."""
+
+    tangents = None
+
+
+@contextlib.contextmanager
+def forward_mode(tangents: dict):
+    """A context under which every new operation's output gets its tangent in ``tangents`` (not thread-safe).
+
+    ``tangents`` starts with the inputs' tangents. Each jvp keeps its own dict, dropped when it
+    returns: a Tensor made during one jvp carries nothing into the next, and a value without an
+    entry (a constant, or a value of an enclosing jvp) has a zero tangent.
+    """
+    saved = _ForwardMode.tangents
+    _ForwardMode.tangents = tangents
+    try:
+        yield tangents
+    finally:
+        _ForwardMode.tangents = saved
+
+
+def _make(data, parents: tuple, rules: tuple, op: str, tangent_rules: tuple = None) -> Tensor:
+    """The output node of an operation: its value, its inputs, and two rules per input.
+
+    ``rules`` (reverse mode) carry the gradient of the output back to each input; ``tangent_rules``
+    (forward mode) carry each input's tangent forward to the output. Outside forward mode the
+    tangent rules are kept nowhere and cost nothing.
+    """
     out = Tensor.__new__(Tensor)
     out.data = data if type(data) is np.ndarray else np.asarray(data)  # ufuncs give 0-d results as scalars
     out.grad = None
     out.label = None
-    out.requires_grad = any(p.requires_grad for p in parents)
+    out.requires_grad = False
+    for p in parents:  # a plain loop: cheaper than any() over a generator for one or two inputs
+        if p.requires_grad:
+            out.requires_grad = True
+            break
     out._parents = parents
     out._rules = rules
     out._op = op
+    tangents = _ForwardMode.tangents
+    if tangents is not None:
+        tangent = _push_tangents(out, tangent_rules, tangents)
+        if tangent is not None:
+            tangents[out] = tangent
     return out
+
+
+def _push_tangents(out: Tensor, tangent_rules, tangents: dict):
+    """The tangent of ``out``: the sum over its inputs with a tangent of ``J_input t_input`` (forward mode).
+
+    The mirror of the backward pass's sum over paths; broadcasting is undone the other way round:
+    a contribution of an input's (smaller) shape is broadcast to the output's.
+    """
+    total = None
+    for i, parent in enumerate(out._parents):
+        t = tangents.get(parent)
+        if t is None:
+            continue  # a constant: its tangent is zero
+        if tangent_rules is None:
+            raise DeltapropError(f"operation {out._op!r} has no tangent rule, so forward mode (jvp) cannot pass through it")
+        contribution = tangent_rules[i](t, out.data, *(p.data for p in out._parents))
+        if contribution.shape != out.data.shape:
+            contribution = np.broadcast_to(contribution, out.data.shape)
+        total = contribution if total is None else total + contribution
+    return total
 
 
 def _lift(value, like: Tensor) -> Tensor:
@@ -189,12 +247,12 @@ def _raw(value):
 
 def graph_input(x: Tensor, requires_grad=True) -> Tensor:
     """A new node equal to ``x`` whose gradient passes straight to ``x`` (the functional API's inputs)."""
-    out = _make(x.data, (x,), (passed,), "input")
+    out = _make(x.data, (x,), (passed,), "input", (passed,))
     out.requires_grad = requires_grad
     return out
 
 
 def passed(g, ans, *inputs):
-    """The rule of an operation whose output equals its input: the gradient passes unchanged."""
+    """The rule of an operation whose output equals its input: the gradient (or tangent) passes unchanged."""
     return g
 

@@ -1,12 +1,17 @@
-"""``deltaprop explain`` and ``deltaprop gradcheck``: backpropagation on a tiny seeded network, checked.
+"""``deltaprop explain`` and ``deltaprop gradcheck``: backpropagation on one example, checked.
 
 ``explain`` prints one example's forward and backward pass layer by layer, labelled with the
-equations BP1-BP4, next to finite-difference estimates; ``gradcheck`` compares every gradient
-of a random batch with central differences and exits with status 1 when an error exceeds
-``--tolerance``. Both build their network in float64 from the shared network options.
+equations BP1-BP4, every derivative next to its central-difference estimate (computed by
+:func:`deltaprop.core.explain.explain`), on a tiny seeded network, a JSON weights file
+(:mod:`deltaprop.files.weights_json`) or a saved model; ``--json`` prints the same as one object.
+``gradcheck`` compares every gradient of a random batch with central differences and exits with
+status 1 when an error exceeds ``--tolerance``. Both compute in float64.
 """
 
 from __future__ import annotations
+
+import argparse
+import json
 
 import numpy as np
 
@@ -34,12 +39,26 @@ _LAYER_OVERHEAD = 25_000
 def add_parser(subparsers) -> None:
     explain_parser = subparsers.add_parser(
         "explain", help="backpropagation on one example, step by step, checked numerically",
-        description="Build a tiny seeded network and show, layer by layer, z, a, delta and the gradients (BP1-BP4) "
-                    "next to finite-difference estimates.")
-    network_options(explain_parser, sizes_default=[2, 3, 2])
-    explain_parser.add_argument("--x", type=floats, metavar="X,X,...", help="the input (default 0.05,0.10 for 2 inputs)")
-    explain_parser.add_argument("--y", type=floats, metavar="Y,Y,...",
-                                help="the target (default 0.01,0.99 for 2 outputs)")
+        description="Show, layer by layer, z, a, g'(z), dC/da, delta and the gradients (BP1-BP4) of one example, each "
+                    "derivative next to its central-difference estimate, and with --eta the updated W and b. The "
+                    "network is a tiny seeded one (--layers ...), your own (--weights FILE.json) or a saved model "
+                    "(--model FILE.npz).")
+    source = explain_parser.add_mutually_exclusive_group()
+    source.add_argument("--weights", metavar="FILE", help="a JSON weights file: {\"cost\": \"quadratic\", \"layers\": "
+                                                          "[{\"activation\": \"sigmoid\", \"W\": [[...], ...], \"b\": "
+                                                          "[...] or one number}, ...]}")
+    source.add_argument("--model", metavar="FILE", help="a model file written by 'deltaprop train' or net.save")
+    network_options(explain_parser, sizes_default=None,
+                    sizes_help="layer sizes of a tiny seeded network, input first (default 2,3,2)")
+    explain_parser.add_argument("--input", type=floats, metavar="X,X,...",
+                                help="the input (default 0.05,0.10 for 2 inputs); --x is the same")
+    explain_parser.add_argument("--x", type=floats, metavar="X,X,...", help=argparse.SUPPRESS)
+    explain_parser.add_argument("--target", type=floats, metavar="Y,Y,...",
+                                help="the target (default 0.01,0.99 for 2 outputs); --y is the same")
+    explain_parser.add_argument("--y", type=floats, metavar="Y,Y,...", help=argparse.SUPPRESS)
+    explain_parser.add_argument("--eta", type=POSITIVE, help="also show W and b after one gradient step with this "
+                                                             "learning rate")
+    explain_parser.add_argument("--json", action="store_true", help="print everything as one JSON object")
     explain_parser.add_argument("--h", type=POSITIVE, default=1e-6, help="finite-difference step (default 1e-6)")
     explain_parser.set_defaults(run=explain)
 
@@ -115,7 +134,7 @@ def check_work(sizes, examples: int, max_entries=None, command: str = "gradcheck
 
 def _fmt(values) -> str:
     """``[0.05, 0.1]``: a vector (or nested rows of a matrix) with 6 significant digits."""
-    array = np.asarray(values, dtype=float)
+    array = np.asarray(values, dtype=float) + 0.0  # + 0.0 turns -0 into 0
     if array.ndim == 0:
         return f"{array:.6g}"
     return "[" + ", ".join(_fmt(row) for row in array) + "]"
@@ -126,21 +145,52 @@ def _small_network(args):
     from ..core.network import Network
 
     activation = args.activation or "sigmoid"
-    return Network(args.layers, activation=activation, output_activation=args.output_activation or activation,
-                   cost=args.cost or "quadratic", init=args.init, seed=args.seed, dtype="float64")
+    return Network(args.layers or [2, 3, 2], activation=activation,
+                   output_activation=args.output_activation or activation, cost=args.cost or "quadratic",
+                   init=args.init, seed=args.seed, dtype="float64")
+
+
+def _network(args):
+    """``(network, shared_bias or None, a description of where it came from)``."""
+    given = args.weights or args.model
+    if given:
+        option = "--weights" if args.weights else "--model"
+        for name in ("layers", "activation", "output_activation", "cost"):
+            if getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise DeltapropError(f"{flag} describes a seeded random network; {option} {given} brings its own "
+                                     f"(leave {flag} out)")
+    if args.weights:
+        from ..files.weights_json import read_weights_file
+
+        net, shared = read_weights_file(args.weights)
+        return net, list(shared), f"from {args.weights}"
+    if args.model:
+        from ..files.model import load
+
+        return load(args.model).copy(dtype="float64"), None, f"from {args.model}"
+    check_work(args.layers or [2, 3, 2], 1, command="explain")  # before a network of that size is built
+    return _small_network(args), None, f"init {args.init}, seed {args.seed}"
+
+
+def _one_of(args, long, short):
+    """The value of --input or its alias --x (one of them, never both): ``(value, the spelling used)``."""
+    a, b = getattr(args, long), getattr(args, short)
+    if a is not None and b is not None:
+        raise DeltapropError(f"--{long} and --{short} are the same option; give it once")
+    return (a, f"--{long}") if a is not None else (b, f"--{short}")
 
 
 def _example(args, net):
     n_in, n_out = net.sizes[0], net.sizes[-1]
     rng = np.random.default_rng(args.seed)
-    x = args.x if args.x is not None else ([0.05, 0.10] if n_in == 2 else np.round(rng.uniform(0, 1, n_in), 2))
-    if args.y is not None:
-        y = args.y
-    elif n_out == 2:
-        y = [0.01, 0.99]
-    else:
-        y = np.eye(n_out)[n_out - 1]  # one-hot: valid for every cost, softmax + log-likelihood included
-    for name, values, n, what in (("--x", x, n_in, "inputs"), ("--y", y, n_out, "outputs")):
+    (x, x_flag), (y, y_flag) = _one_of(args, "input", "x"), _one_of(args, "target", "y")
+    if x is None:
+        x = [0.05, 0.10] if n_in == 2 else np.round(rng.uniform(0, 1, n_in), 2)
+    if y is None:
+        # one-hot: valid for every cost, softmax + log-likelihood included
+        y = [0.01, 0.99] if n_out == 2 else np.eye(n_out)[n_out - 1]
+    for name, values, n, what in ((x_flag, x, n_in, "inputs"), (y_flag, y, n_out, "outputs")):
         if len(values) != n:
             raise DeltapropError(f"{name} has {len(values)} values, but the network has {n} {what}")
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -157,53 +207,76 @@ def _output_error_label(net) -> str:
 
 
 def explain(args) -> int:
-    from ..core.gradcheck import numerical_gradient, relative_error
+    from ..core.explain import explain as walk_through
 
-    check_work(args.layers, 1, command="explain")
-    net = _small_network(args)
+    net, shared, origin = _network(args)
+    check_work(net.sizes, 1, command="explain")
     x, y = _example(args, net)
-    X, Y = x[None, :], y[None, :]
-    gradient = net.backprop(X, Y)
-    cost = net.cost(X, Y)
+    result = walk_through(net, x, y, eta=args.eta, h=args.h, shared_bias=shared)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return EXIT_OK
+    _print_explanation(net, result, origin)
+    return EXIT_OK
+
+
+def _vector_line(name, exact, estimate, width=30) -> str:
+    """``name = exact`` and, below it, ``~ estimate (central difference)``."""
+    return f"{'':11}{name:<{width}} = {_fmt(exact)}\n{'':11}{'':<{width}} ~ {_fmt(estimate)}  (central difference)"
+
+
+def _print_explanation(net, result, origin) -> None:
     print(f"network {net.sizes}: {net.layers[0].activation.name} hidden, {net.output_activation.name} output, "
-          f"cost {net.cost_function.name}, init {args.init}, seed {args.seed} (float64)")
-    print(f"x = {_fmt(x)}    y = {_fmt(y)}    layers[i] is layer l = i + 2; layer 1 is the input\n")
+          f"cost {net.cost_function.name}, {origin} (float64)")
+    print(f"x = {_fmt(result.x)}    y = {_fmt(result.y)}    layers[i] is layer l = i + 2; layer 1 is the input\n")
 
     print("forward pass")
-    print(f"  layer 1: a = x = {_fmt(x)}")
-    for i, layer in enumerate(net.layers):
-        print(f"  layer {i + 2}: W = {_fmt(layer.W)}    b = {_fmt(layer.b)}")
-        print(f"  {'':7}  z = W a_prev + b = {_fmt(gradient.zs[i][0])}")
-        print(f"  {'':7}  a = {layer.activation.name}(z) = {_fmt(gradient.activations[i + 1][0])}")
-    print(f"  cost C = {cost:.10g}\n")
+    print(f"  layer 1: a = x = {_fmt(result.x)}")
+    for i, step in enumerate(result.layers):
+        bias = f"{_fmt(step.b)} (one bias shared by the layer's units)" if step.shared_bias else _fmt(step.b)
+        print(f"  layer {i + 2}: W = {_fmt(step.W)}    b = {bias}")
+        print(f"  {'':7}  z = W a_prev + b = {_fmt(step.z)}")
+        print(f"  {'':7}  a = {step.activation}(z) = {_fmt(step.a)}")
+    print(f"  cost C = {result.cost:.10g}\n")
 
-    print("backward pass: delta = dC/dz")
-    last = len(net.layers) - 1
+    print(f"backward pass: delta = dC/dz; under each derivative its central difference (f(v + h) - f(v - h)) / 2h, "
+          f"h = {result.h:g}")
+    last = len(result.layers) - 1
     for i in range(last, -1, -1):
-        label = _output_error_label(net) if i == last else "delta = (W_next^T delta_next) (.) g'(z)      (BP2)"
+        step = result.layers[i]
+        if i == last:
+            label = _output_error_label(net)
+            source = "dC/da = grad_a C"
+        else:
+            label = "delta = (W_next^T delta_next) (.) g'(z)      (BP2)"
+            source = "dC/da = W_next^T delta_next"
         print(f"  layer {i + 2}: {label}")
-        print(f"  {'':7}  delta = {_fmt(gradient.deltas[i][0])}")
+        print(_vector_line(source, step.dC_da, step.dC_da_fd))
+        if step.g_jacobian is None:
+            print(_vector_line("g'(z)", step.g_prime, step.g_prime_fd))
+        else:
+            print(_vector_line("g'(z): J[k, j] = da_k/dz_j", step.g_jacobian, step.g_prime_fd))
+        print(_vector_line("delta", step.delta, step.delta_fd))
     print()
 
-    def cost_fn():
-        return net.cost_function.value(net._feedforward(X), Y)
-
-    print(f"gradients next to finite differences (C(w + h) - C(w - h)) / 2h, h = {args.h:g}")
-    worst = 0.0
-    for i, layer in enumerate(net.layers):
-        for name, param, analytic, equation, formula in (
-            ("b", layer.b, gradient.biases[i], "BP3", "dC/db = delta"),
-            ("W", layer.W, gradient.weights[i], "BP4", "dC/dW = delta a_prev^T"),
+    print(f"gradients next to finite differences (C(w + h) - C(w - h)) / 2h, h = {result.h:g}")
+    for i, step in enumerate(result.layers):
+        errors = step.errors()
+        bias_formula = "dC/db = sum_j delta_j (one shared b)" if step.shared_bias else "dC/db = delta"
+        for name, exact, estimate, equation, formula, error in (
+            ("b", step.dC_db, step.dC_db_fd, "BP3", bias_formula, errors["dC/db"]),
+            ("W", step.dC_dW, step.dC_dW_fd, "BP4", "dC/dW = delta a_prev^T", errors["dC/dW"]),
         ):
-            numeric = numerical_gradient(cost_fn, param, np.arange(param.size), args.h).reshape(param.shape)
-            error = relative_error(analytic, numeric)
-            worst = max(worst, error)
             print(f"  layer {i + 2}: {formula}      ({equation})    relative error {error:.2e}")
-            for index in np.ndindex(param.shape):
-                where = f"{name}[{', '.join(map(str, index))}]"
-                print(f"    {where:<10} backprop {analytic[index]: .10f}    finite difference {numeric[index]: .10f}")
-    print(f"\nworst relative error {worst:.2e}")
-    return EXIT_OK
+            exact, estimate = np.asarray(exact), np.asarray(estimate)
+            for index in np.ndindex(exact.shape):
+                where = f"{name}[{', '.join(map(str, index))}]" if index else f"{name} (shared)"
+                print(f"    {where:<10} backprop {exact[index]: .10f}    finite difference {estimate[index]: .10f}")
+    if result.eta is not None:
+        print(f"\none gradient step, eta = {result.eta:g}: W <- W - eta dC/dW, b <- b - eta dC/db")
+        for i, step in enumerate(result.layers):
+            print(f"  layer {i + 2}: W = {_fmt(step.W_next)}    b = {_fmt(step.b_next)}")
+    print(f"\nworst relative error {result.worst_error:.2e}")
 
 
 def gradcheck(args) -> int:

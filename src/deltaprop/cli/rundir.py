@@ -137,13 +137,14 @@ class RunDirectory:
 
     # -- the outputs, as one commit ---------------------------------------------------------------
 
-    def write(self, net, history, data, config, accuracy, plots=True, **extra) -> list:
+    def write(self, net, history, data, config, accuracy, plots=True, initial=None, **extra) -> list:
         """Write the model (with how it was trained), the history and the PNGs, all or none; return the paths.
 
         Everything is written into a staging directory first, then renamed into place; the
-        outputs of an earlier run that this one does not write are removed.
+        outputs of an earlier run that this one does not write are removed. ``initial`` (the
+        diagnostics before any training) becomes epoch 0 of the history and its plots.
         """
-        from ..files.history import save_history
+        from ..files.history import history_table, save_history
         from ..files.model import save
 
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
@@ -154,9 +155,11 @@ class RunDirectory:
         try:
             staged = [self._staged(staging, "model.npz", lambda path: save(net, path, metadata=meta))]
             if history.epoch:
-                staged.append(self._staged(staging, "history.csv", lambda path: save_history(history, path)))
+                staged.append(self._staged(staging, "history.csv",
+                                           lambda path: save_history(history, path, initial=initial)))
                 if plots:
-                    staged += [os.path.basename(p) for p in self._plotted(staging, history, config, data)]
+                    table = history_table(history, initial)
+                    staged += [os.path.basename(p) for p in self._plotted(staging, table, config, data)]
             return self._commit(staging, staged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -207,22 +210,22 @@ class RunDirectory:
                 os.close(fd)
         return targets
 
-    def finish(self, net, history, data, config, accuracy) -> list:
+    def finish(self, net, history, data, config, accuracy, initial=None) -> list:
         """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
-        written = self.write(net, history, data, config, accuracy)
+        written = self.write(net, history, data, config, accuracy, initial=initial)
         if self.every:
             written.append(self.checkpoint)
         return written
 
     # -- stopping early ---------------------------------------------------------------------------
 
-    def interrupted(self, stop, net, data, config, signum) -> int:
+    def interrupted(self, stop, net, data, config, signum, initial=None) -> int:
         """A signal: fit finished its batch and saved the checkpoint; save the model so far and say where.
 
         ``stop`` is the :class:`~deltaprop.train.run.TrainingInterrupted` fit raised; the message
         is worded from its fields. Returns the exit status, 128 + the signal's number.
         """
-        written = self.write(net, stop.history, data, config, None, plots=False,  # quick: the user is waiting
+        written = self.write(net, stop.history, data, config, None, plots=False, initial=initial,  # quick
                              interrupted_at={"epoch": stop.epoch, "batch": stop.batch})
         saved = f"wrote {stop.checkpoint} and the model so far" if stop.checkpoint else "wrote the model so far"
         resume = (f"; continue with: deltaprop train --resume {stop.checkpoint} --out {self.path}"

@@ -196,6 +196,27 @@ def resumed_config(args, state) -> dict:
 
 # -- the run -----------------------------------------------------------------------------------------
 
+def _probe(X_train, y_train):
+    """The fixed batch the diagnostics measure: the first 500 training examples."""
+    probe = slice(0, min(500, len(X_train)))
+    return X_train[probe], y_train[probe]
+
+
+def _initial_diagnostics(args, net, state, X_train, y_train):
+    """The diagnostics before any training (epoch 0), or None without --diagnostics.
+
+    Measured now for a new run; a resumed run reads them from its checkpoint, which records them.
+    """
+    if not args.diagnostics:
+        return None
+    if state is not None:
+        initial = state.extra.get("initial") if isinstance(state.extra, dict) else None
+        return initial if isinstance(initial, dict) else None
+    from ..train.diagnostics import measure
+
+    return measure(net, *_probe(X_train, y_train), threshold=args.saturation_threshold)
+
+
 def _callbacks(args, epochs, batch_size, X_train, y_train) -> list:
     """The bar (or the epoch lines), then the diagnostics, which add to the logs History records."""
     from .progress import EpochLog, ProgressBar
@@ -211,8 +232,7 @@ def _callbacks(args, epochs, batch_size, X_train, y_train) -> list:
     if args.diagnostics:
         from ..train.diagnostics import Diagnostics
 
-        probe = slice(0, min(500, len(X_train)))
-        callbacks.append(Diagnostics(X_train[probe], y_train[probe], threshold=args.saturation_threshold))
+        callbacks.append(Diagnostics(*_probe(X_train, y_train), threshold=args.saturation_threshold))
     return callbacks
 
 
@@ -288,15 +308,17 @@ def _train(args, out: RunDirectory, guard) -> int:
               f"eta {config['eta']}, batch {config['batch_size']}, {config['epochs']} epochs, on {data.name} "
               f"({len(data.X_train)} train, {len(data.X_test)} test examples){resuming}", flush=True)
     callbacks = _callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train)
+    initial = _initial_diagnostics(args, net, state, data.X_train, data.y_train)
+    metadata = {"config": config} if initial is None else {"config": config, "initial": initial}
     try:
         history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
                           eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"],
                           validation_data=(data.X_test, data.y_test), callbacks=callbacks,
                           max_grad_norm=config["max_grad_norm"], checkpoint=checkpoint, checkpoint_every=every,
-                          resume=state, checkpoint_metadata={"config": config})
+                          resume=state, checkpoint_metadata=metadata)
     except TrainingInterrupted as stop:
         _close_progress(callbacks)
-        return out.interrupted(stop, net, data, config, guard.signum)
+        return out.interrupted(stop, net, data, config, guard.signum, initial=initial)
     except DivergenceError as error:
         _close_progress(callbacks)
         raise out.diverged(error) from None
@@ -308,7 +330,7 @@ def _train(args, out: RunDirectory, guard) -> int:
     else:
         accuracy = None
         final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
-    written = out.finish(net, history, data, config, accuracy)
+    written = out.finish(net, history, data, config, accuracy, initial=initial)
     if not args.quiet:
         print("wrote " + ", ".join(written))
     print(final)

@@ -1,4 +1,8 @@
-"""Training histories as CSV: one row per epoch, the first column ``epoch`` (counted from 1)."""
+"""Training histories as CSV: one row per epoch, the first column ``epoch`` (counted from 1).
+
+With the diagnostics' measurements before any training (``Diagnostics.initial``), a first row with
+``epoch`` 0 holds them; its other cells (the cost of an epoch, which has not happened) are empty.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,55 @@ import os
 from ..atomic import atomic_write
 from ..errors import DeltapropError
 
-__all__ = ["load_history", "save_history"]
+__all__ = ["history_table", "load_history", "save_history"]
 
 
-def save_history(history, path) -> None:
-    """Write a training history as CSV, one row per epoch, atomically.
+def history_table(history, initial=None) -> dict:
+    """``{"epoch": [...], metric: [...]}``: the history with its epoch numbers, from 1.
 
     ``history`` is a :class:`~deltaprop.History` or a dict mapping metric names to per-epoch
-    lists. The first column is ``epoch`` (counted from 1).
+    lists. With ``initial`` (a dict of metrics measured before any training, as
+    ``Diagnostics.initial``), the table starts with epoch 0, where metrics absent from
+    ``initial`` are NaN. Plots and :func:`save_history` take this table as it is.
     """
     metrics = getattr(history, "history", history)
     if not isinstance(metrics, dict):
         raise DeltapropError(f"history must be a deltaprop.History or a dict of lists, got {type(history).__name__}")
-    names = list(metrics)
-    n = max((len(values) for values in metrics.values()), default=0)
+    if initial is not None and not isinstance(initial, dict):
+        raise DeltapropError(f"initial must be a dict of metrics measured before training, got {type(initial).__name__}")
+    names = [name for name in metrics if name != "epoch"]
+    n = max((len(metrics[name]) for name in names), default=0)
+    table = {"epoch": list(metrics["epoch"]) if "epoch" in metrics else list(range(1, n + 1))}
+    for name in names:
+        values = list(metrics[name])
+        table[name] = values + [math.nan] * (n - len(values))
+    if initial:
+        table["epoch"].insert(0, 0)
+        for name in names:
+            table[name].insert(0, float(initial.get(name, math.nan)))
+        for name in initial:
+            if name not in table:
+                table[name] = [float(initial[name])] + [math.nan] * n
+    return table
+
+
+def save_history(history, path, initial=None) -> None:
+    """Write a training history as CSV, one row per epoch, atomically.
+
+    ``history`` is a :class:`~deltaprop.History` or a dict mapping metric names to per-epoch
+    lists. The first column is ``epoch`` (counted from 1); with ``initial`` (see
+    :func:`history_table`) a first row, epoch 0, holds the measurements before any training.
+    Missing values are written as empty cells.
+    """
+    table = history_table(history, initial)
+    names = [name for name in table if name != "epoch"]
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["epoch", *names])
-        for epoch in range(n):
-            row = [metrics[name][epoch] if epoch < len(metrics[name]) else "" for name in names]
-            writer.writerow([epoch + 1, *(repr(float(v)) if v != "" else "" for v in row)])
+        for row, epoch in enumerate(table["epoch"]):
+            cells = [table[name][row] for name in names]
+            epoch = int(epoch) if float(epoch).is_integer() else epoch  # a table read back holds floats
+            writer.writerow([epoch, *("" if math.isnan(float(v)) else repr(float(v)) for v in cells)])
 
 
 def load_history(path) -> dict:

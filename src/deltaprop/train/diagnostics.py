@@ -76,7 +76,12 @@ class Diagnostics(Callback):
     ----------
     initial : dict
         The same measurements before the first step (the first epoch often moves a network
-        out of saturation, so this is where the effect is clearest).
+        out of saturation, so this is where the effect is clearest): epoch 0 of the picture.
+        The history keeps one entry per epoch; ``save_history(history, path, initial=...)`` and
+        ``history_table(history, initial)`` (:mod:`deltaprop.files.history`) put this point first,
+        as ``deltaprop train --diagnostics`` does in ``history.csv`` and its plots. (A ``fit``
+        that resumes a checkpoint measures it when it resumes; the command line keeps the first
+        run's in the checkpoint instead.)
 
     Examples
     --------
