@@ -231,6 +231,7 @@ def _check_path(path) -> str:
 def _draw_diagram(figure, ax, net, values, color_by, max_labelled):
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
     from matplotlib.patches import Circle
 
@@ -240,14 +241,19 @@ def _draw_diagram(figure, ax, net, values, color_by, max_labelled):
     cmap = colormaps["RdBu_r"]
     w_limit = _symmetric_limit([layer.W for layer in net.layers])
     dx, r = 3.0, 0.3
+    segments, colours_w, widths = [], [], []
     for c in range(1, len(layout)):
         W = net.layers[c - 1].W
         for j, row_j in layout[c][1]:
             for k, row_k in layout[c - 1][1]:
                 if j is not None and k is not None:
                     w = float(W[j, k])
-                    ax.plot([(c - 1) * dx + r, c * dx - r], [row_k, row_j], color=_POSITIVE if w > 0 else _NEGATIVE,
-                            linewidth=0.3 + 2.7 * abs(w) / w_limit, alpha=0.7, zorder=1, solid_capstyle="butt")
+                    segments.append([((c - 1) * dx + r, row_k), (c * dx - r, row_j)])
+                    colours_w.append(_POSITIVE if w > 0 else _NEGATIVE)
+                    widths.append(0.3 + 2.7 * abs(w) / w_limit)
+    # one collection, not a line per weight: a 784-30-10 picture has hundreds of them
+    ax.add_collection(LineCollection(segments, colors=colours_w, linewidths=widths, alpha=0.7, zorder=1,
+                                     capstyle="butt"))
     for c, units in layout:
         ax.text(c * dx - r, -0.9, _layer_title(net, c), fontsize=8, va="bottom", ha="left")
         for unit, row in units:
