@@ -271,8 +271,8 @@ def _draw_diagram(figure, ax, net, values, color_by, max_labelled):
     ax.set_aspect("equal")
     ax.axis("off")
     if values["activations"] is not None:
-        label = "activation a" if color_by == "a" else "error δ = ∂C/∂z"
-        figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.5, label=f"unit colour: {label}")
+        label = "unit colour: a" if color_by == "a" else "unit colour: δ"
+        figure.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.6, label=label)
 
 
 def _square_side(n: int) -> int | None:

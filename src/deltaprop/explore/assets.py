@@ -695,22 +695,29 @@ function renderTraining() {
   drawCostCurve();
 }
 
+const GRID = 50;  // the decision boundary is computed on GRID x GRID points and scaled up
+let gridCanvas = null;
 function drawBoundary() {
   const D = DATA.train, canvas = $("boundary"), ctx = canvas.getContext("2d");
-  const [x0, x1, y0, y1] = D.bounds, W = canvas.width, H = canvas.height, cell = 5;
+  const [x0, x1, y0, y1] = D.bounds, W = canvas.width, H = canvas.height;
   const out = sizes()[sizes().length - 1];
-  for (let py = 0; py < H; py += cell) {
-    for (let px = 0; px < W; px += cell) {
-      const p = [x0 + (px + cell / 2) / W * (x1 - x0), y1 - (py + cell / 2) / H * (y1 - y0)];
+  if (!gridCanvas) { gridCanvas = document.createElement("canvas"); gridCanvas.width = gridCanvas.height = GRID; }
+  const gctx = gridCanvas.getContext("2d"), image = gctx.createImageData(GRID, GRID);
+  for (let gy = 0; gy < GRID; gy++) {
+    for (let gx = 0; gx < GRID; gx++) {
+      const p = [x0 + (gx + 0.5) / GRID * (x1 - x0), y1 - (gy + 0.5) / GRID * (y1 - y0)];
       const a = feedforward(S.net, p).as[nLayers()];
       let rgb, strength;
       if (out === 1) { const v = Math.max(0, Math.min(1, a[0])); rgb = v > 0.5 ? CLASS_COLOURS[1] : CLASS_COLOURS[0]; strength = Math.abs(v - 0.5) * 2; }
       else { const c = decide(a); rgb = CLASS_COLOURS[c % 10]; strength = Math.max(0, Math.min(1, (a[c] - 1 / out) / (1 - 1 / out))); }
-      const mix = 0.15 + 0.45 * strength;
-      ctx.fillStyle = "rgb(" + rgb.map((v) => Math.round(255 + (v - 255) * mix)).join(",") + ")";
-      ctx.fillRect(px, py, cell, cell);
+      const mix = 0.15 + 0.45 * strength, at = 4 * (gy * GRID + gx);
+      for (let m = 0; m < 3; m++) image.data[at + m] = Math.round(255 + (rgb[m] - 255) * mix);
+      image.data[at + 3] = 255;
     }
   }
+  gctx.putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(gridCanvas, 0, 0, W, H);
   D.X.forEach((p, r) => {
     const px = (p[0] - x0) / (x1 - x0) * W, py = (y1 - p[1]) / (y1 - y0) * H;
     ctx.beginPath(); ctx.arc(px, py, 3, 0, 2 * Math.PI);
@@ -721,22 +728,29 @@ function drawBoundary() {
 
 function drawCostCurve() {
   const costs = S.train.costs, canvas = $("cost-curve"), ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height, pad = 40;
+  const W = canvas.width, H = canvas.height, pad = 64;
   ctx.clearRect(0, 0, W, H);
   const finite = costs.filter(Number.isFinite), hi = Math.max(...finite, 1e-12);
   const n = Math.max(costs.length - 1, 1);
   ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
   ctx.beginPath(); ctx.moveTo(pad, 10); ctx.lineTo(pad, H - pad); ctx.lineTo(W - 10, H - pad); ctx.stroke();
   ctx.fillStyle = "#444"; ctx.font = "12px sans-serif";
-  ctx.fillText(fmt(hi), 2, 16); ctx.fillText("0", pad - 12, H - pad + 4);
-  ctx.fillText("step " + (costs.length - 1), W - 70, H - pad + 16);
-  ctx.fillText("training cost C (mean over " + DATA.train.X.length + " points)", pad + 8, 22);
+  ctx.textAlign = "right";
+  ctx.fillText(fmt(hi), pad - 4, 16); ctx.fillText("0", pad - 4, H - pad + 4);
+  ctx.fillText("step " + (costs.length - 1), W - 10, H - pad + 18);
+  ctx.fillText("training cost C (the mean over " + DATA.train.X.length + " points) after each step", W - 10, 22);
+  ctx.textAlign = "left";
   ctx.strokeStyle = "#d62728"; ctx.lineWidth = 1.8; ctx.beginPath();
-  costs.forEach((c, s) => {
-    if (!Number.isFinite(c)) return;
+  const every = Math.max(1, Math.floor(costs.length / (2 * W)));  // at most two points per pixel, and the last
+  const shown = [];
+  for (let s = 0; s < costs.length; s += every) shown.push(s);
+  if (shown[shown.length - 1] !== costs.length - 1) shown.push(costs.length - 1);
+  for (const s of shown) {
+    const c = costs[s];
+    if (!Number.isFinite(c)) continue;
     const px = pad + s / n * (W - pad - 10), py = H - pad - c / hi * (H - pad - 10);
     if (s === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
-  });
+  }
   ctx.stroke();
 }
 
