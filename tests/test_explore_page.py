@@ -138,6 +138,7 @@ def test_cli_explore_writes_pages(tmp_path):
     (["explore", "--weights", "missing.json"], ["weights file missing.json"]),
     (["explore", "--data", "xor", "--layers", "3,4,2"], ["takes 3 inputs but data 'xor' has 2 features"]),
     (["explore", "--out", "page.txt"], ["must end in .html"]),
+    (["explore", "--data", "xor", "--target", "0,1"], ["--target needs --input"]),
 ])
 def test_cli_explore_bad_input_is_one_line_and_exit_2(tmp_path, args, fragments):
     (tmp_path / "notamodel.npz").write_bytes(b"PK\x03\x04 but not a zip")

@@ -82,7 +82,7 @@ def explore(args) -> int:
             raise UsageError(f"deltaprop explore: error: {given[0]} builds a new network; it cannot change MODEL or "
                              "--weights")
         eta = 0.5
-    if args.target is not None and args.input is None and data is None:
+    if args.target is not None and args.input is None:
         raise DeltapropError("--target needs --input: the page shows one example")
     training = None if data is None else (data.name, data.X_train, data.y_train)
     path = write_explore_page(args.out, net, x=args.input, y=args.target, data=training,

@@ -690,7 +690,8 @@ function renderTraining() {
   let right = 0;
   for (let r = 0; r < D.X.length; r++) if (decide(feedforward(S.net, D.X[r]).as[nLayers()]) === D.labels[r]) right++;
   setNum($("train-accuracy"), right / D.X.length);
-  if (T.lastBatchCost === null) clearNum($("train-batch-cost")); else setNum($("train-batch-cost"), T.lastBatchCost);
+  if (T.lastBatchCost === null) { clearNum($("train-batch-cost")); $("train-batch-cost").textContent = "–"; }
+  else setNum($("train-batch-cost"), T.lastBatchCost);
   drawBoundary();
   drawCostCurve();
 }
@@ -780,6 +781,7 @@ function setupTraining() {
   $("train-batch").value = String(D.batch_size);
   $("train-batch").max = String(D.X.length);
   $("train-activation").innerHTML = D.inits.map((init, m) => '<option value="' + m + '">' + esc(init.label) + "</option>").join("");
+  $("train-activation").parentElement.hidden = D.inits.length === 1;  // no hidden layer: nothing to choose
   S.train = { init: 0, running: false, eta: D.eta, batch: D.batch_size };
   trainReset(false);
   $("train-run").addEventListener("click", () => {
