@@ -15,8 +15,15 @@ import numpy as np
 import pytest
 
 import deltaprop
-from deltaprop.explore import (MAX_UNITS, MAX_WEIGHTS, PageRandom, check_page_size, explore_page, page_batches,
-                               page_permutation)
+from deltaprop.explore import (
+    MAX_UNITS,
+    MAX_WEIGHTS,
+    PageRandom,
+    check_page_size,
+    explore_page,
+    page_batches,
+    page_permutation,
+)
 
 
 class Elements(HTMLParser):

@@ -43,7 +43,7 @@ def test_write_then_read_is_exact(tmp_path):
 
 
 def layer(**changes):
-    return {**{"activation": "sigmoid", "W": [[0.1, 0.2], [0.3, 0.4]], "b": 0.0}, **changes}
+    return {"activation": "sigmoid", "W": [[0.1, 0.2], [0.3, 0.4]], "b": 0.0, **changes}
 
 
 BAD = [  # the file, and what the one-line message must say

@@ -183,8 +183,8 @@ def svg_diagram(net, x=None, y=None, color_by="a", max_labelled=MAX_LABELLED) ->
     def position(c, row):
         return 30 + r + c * dx, top + row * dy + r
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'),
              f"<title>{escape(repr(net))}</title>"]
     for c in range(1, len(layout)):
         W = net.layers[c - 1].W
@@ -341,7 +341,7 @@ def draw(net, path, x=None, y=None, color_by="a", max_labelled=MAX_LABELLED, dpi
     values = unit_values(net, x, y)
     _check_color_by(color_by, values)
     large = max(net.sizes) > max_labelled
-    tiles = large and _square_side(net.sizes[0]) is not None and len(net.layers) > 0
+    tiles = large and _square_side(net.sizes[0]) is not None
     layout, tallest = _layout(net.sizes, max_labelled)
     diagram_size = (1.3 + 1.45 * len(layout), 1.2 + 0.5 * tallest)
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "deltaprop"}):  # SVG text stays text, ids stable

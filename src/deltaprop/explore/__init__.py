@@ -42,18 +42,19 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 
 import numpy as np
 
 from ..atomic import atomic_write
-from ..core.activations import ACTIVATIONS
 from ..core.network import Network
 from ..errors import DataError, DeltapropError, ShapeError
 from ..files.weights_json import weights_dict
 from .assets import BODY, SCRIPT, STYLE
 
-__all__ = ["MAX_POINTS", "MAX_UNITS", "MAX_WEIGHTS", "PAGE_ACTIVATIONS", "PageRandom", "check_page_size",
-           "default_example", "explore_page", "page_batches", "page_permutation", "write_explore_page"]
+__all__ = ["CONTENT_SECURITY_POLICY", "MAX_POINTS", "MAX_UNITS", "MAX_WEIGHTS", "PAGE_ACTIVATIONS", "PageRandom",
+           "check_page_size", "default_example", "explore_page", "page_batches", "page_data", "page_permutation",
+           "write_explore_page"]
 
 MAX_UNITS = 64
 """Most units in any layer (the input included) the page accepts: it draws every unit, and a column
@@ -62,6 +63,9 @@ MAX_WEIGHTS = 10_000
 """Most weights the page accepts: it draws every weight as an SVG line and redraws them all at every
 animation frame while it trains; beyond 10,000 lines a browser no longer keeps up (and no one can
 read them). Use ``deltaprop draw`` for larger networks."""
+CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+"""The page's own policy: its inline script and style run, and nothing is ever fetched (no connection,
+image, font, frame or script from anywhere), whatever the page's script tried."""
 MAX_POINTS = 2_000
 """Most training points embedded in a page (its SGD recomputes the training cost at every step)."""
 PAGE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
@@ -211,6 +215,8 @@ def page_data(net: Network, x=None, y=None, data=None, eta=0.1, batch_size=10, s
     """Everything the page embeds, as JSON-ready Python values (see :func:`explore_page`)."""
     if not isinstance(net, Network):
         raise DeltapropError(f"net must be a deltaprop.Network, got {type(net).__name__}")
+    if opened not in (None, "start", "end"):
+        raise DeltapropError(f"opened={opened!r} must be 'start' or 'end'")
     check_page_size(net)
     net = net.copy("float64")
     given = x is not None or y is not None
@@ -220,8 +226,7 @@ def page_data(net: Network, x=None, y=None, data=None, eta=0.1, batch_size=10, s
     x, y = _example(net, x, y, seed)
     return {"format": "deltaprop-explore", "version": 1, "network": weights_dict(net),
             "summary": net.summary(print_fn=None), "example": {"x": x.tolist(), "y": y.tolist()},
-            "opened": opened or ("end" if given else "start"), "activations": list(ACTIVATIONS),
-            "train": training}
+            "opened": opened or ("end" if given else "start"), "train": training}
 
 
 def _json_for_script(value) -> str:
@@ -252,8 +257,6 @@ def explore_page(net: Network, x=None, y=None, data=None, eta=0.1, batch_size=10
         Where the stepper opens (default: at the end when ``x`` or ``y`` is given, else at the start).
     """
     content = page_data(net, x, y, data, eta, batch_size, seed, init, opened)
-    if content["opened"] not in ("start", "end"):
-        raise DeltapropError(f"opened={opened!r} must be 'start' or 'end'")
     heading = title or f"deltaprop explore: {net.sizes}" + (f" on {data[0]}" if data is not None else "")
     return "\n".join([
         "<!DOCTYPE html>",
@@ -261,26 +264,19 @@ def explore_page(net: Network, x=None, y=None, data=None, eta=0.1, batch_size=10
         "<head>",
         '<meta charset="utf-8">',
         # Nothing may leave the page: no fetch, no image, no font, no script from anywhere.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
-        "style-src 'unsafe-inline'; img-src data:\">",
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_escape(heading)}</title>",
+        f"<title>{escape(heading)}</title>",
         f"<style>{STYLE}</style>",
         "</head>",
         "<body>",
-        BODY.replace("{heading}", _escape(heading)),
+        BODY.replace("{heading}", escape(heading)),
         f'<script type="application/json" id="deltaprop-data">{_json_for_script(content)}</script>',
         f"<script>{SCRIPT}</script>",
         "</body>",
         "</html>",
         "",
     ])
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text, quote=True)
 
 
 def write_explore_page(path, net: Network, **options) -> str:

@@ -211,11 +211,10 @@ function cloneNet(net) {
   return { cost: net.cost, layers: net.layers.map((L) => ({ activation: L.activation, W: L.W.map((r) => r.slice()),
                                                               b: L.b.slice() })) };
 }
-// A bias may be one number per layer in a weights file; deltaprop stores one per unit.
+// A working copy of an embedded network (a weights file may give one bias per layer; the page keeps one per unit)
 function normalise(net) {
-  const out = cloneNet({ cost: net.cost, layers: net.layers.map((L) => ({ activation: L.activation, W: L.W,
+  return cloneNet({ cost: net.cost, layers: net.layers.map((L) => ({ activation: L.activation, W: L.W,
     b: Array.isArray(L.b) ? L.b : L.W.map(() => L.b) })) });
-  return out;
 }
 
 // z^l = W^l a^(l-1) + b^l, a^l = g(z^l); `nudge` = {layer, unit, dz} adds dz to one z (the demon)
