@@ -1,11 +1,12 @@
-"""The ``deltaprop`` command: train, evaluate, predict, export, explain, gradcheck, plot, graph.
+"""The ``deltaprop`` command: train, evaluate, predict, export, explain, gradcheck, plot, graph, draw, explore.
 
 ``deltaprop train`` with no arguments trains a [64, 30, 10] sigmoid network on scikit-learn's
 digits and writes ``model.npz``, ``history.csv`` and ``learning_curve.png`` into ``runs/latest``.
 Run ``deltaprop SUBCOMMAND --help`` for the options of each subcommand.
 
 This module builds the parser from the subcommand modules (:mod:`~deltaprop.cli.train`,
-:mod:`~deltaprop.cli.models`, :mod:`~deltaprop.cli.explain`, :mod:`~deltaprop.cli.graph`; each
+:mod:`~deltaprop.cli.models`, :mod:`~deltaprop.cli.explain`, :mod:`~deltaprop.cli.graph`,
+:mod:`~deltaprop.cli.draw`, :mod:`~deltaprop.cli.explore`; each
 registers its parsers with ``set_defaults(run=...)``) and turns what they raise into exit statuses.
 
 Exit status: 0 on success, 1 when ``gradcheck`` finds an error above its tolerance, 2 on any
@@ -33,7 +34,7 @@ from .options import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Parser, Us
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-SUBCOMMANDS = ("train", "models", "explain", "graph")
+SUBCOMMANDS = ("train", "models", "explain", "graph", "draw", "explore")
 """The modules whose ``add_parser(subparsers)`` registers the subcommands, in the order of --help.
 
 They are imported by :func:`build_parser`, inside :func:`main`'s error handling, so that even a

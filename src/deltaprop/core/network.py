@@ -136,6 +136,44 @@ class Network:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], cost={self.cost_function.name!r}, dtype={self.dtype.name!r})"
 
+    def summary(self, print_fn=print) -> str:
+        """Print a table of the layers, as Keras' ``model.summary()`` does, and return its text.
+
+        One row per layer: the notes' index ``l``, the shapes of ``W`` and ``b``, the activation,
+        the output shape (``m`` examples by ``n_l`` units) and the parameter count
+        ``n_l n_(l-1) + n_l``; then the total. Pass ``print_fn=None`` to get the text only.
+
+        >>> text = Network([784, 30, 10], seed=0).summary(print_fn=None)
+        >>> text.splitlines()[-3]
+        'Total parameters: 23,860 (93.2 KiB as float32)'
+        """
+        header = ("layer", "W", "b", "activation", "output", "parameters")
+        rows = [("1 (input)", "", "", "", f"(m, {self.sizes[0]})", "0")]
+        for i, layer in enumerate(self.layers):
+            count = layer.n_out * layer.n_in + layer.n_out
+            rows.append((f"{i + 2} (layers[{i}])", f"({layer.n_out}, {layer.n_in})", f"({layer.n_out},)",
+                         layer.activation.name, f"(m, {layer.n_out})", f"{count:,}"))
+        widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+
+        def line(row):
+            cells = [cell.ljust(width) if c < len(row) - 1 else cell.rjust(width)
+                     for c, (cell, width) in enumerate(zip(row, widths))]
+            return "  ".join(cells).rstrip()
+
+        rule = "-" * len(line(header))
+        total = sum(layer.W.size + layer.b.size for layer in self.layers)
+        kib = total * self.dtype.itemsize / 1024
+        text = "\n".join([
+            f"Network {self.sizes}: {len(self.layers)} layers of weights, cost {self.cost_function.name}",
+            rule, line(header), rule, *map(line, rows), rule,
+            f"Total parameters: {total:,} ({kib:,.1f} KiB as {self.dtype.name})",
+            f"Trainable parameters: {total:,}",
+            "W[j, k] joins unit k of layer l - 1 to unit j of layer l; m is the number of examples",
+        ])
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
     def copy(self, dtype=None) -> "Network":
         """Return an independent copy, optionally with another dtype (e.g. float64 for checks)."""
         dtype = self.dtype if dtype is None else as_dtype(dtype)
@@ -326,6 +364,24 @@ class Network:
         from ..files.model import save  # the saved-model layer sits above the core; imported on use
 
         save(self, path, **options)
+
+    # -- pictures (see deltaprop.draw) ---------------------------------------------------------------
+
+    def draw(self, path, x=None, y=None, color_by="a", **options) -> str:
+        """Draw the network to ``path`` (``.png`` or ``.svg``); see :func:`deltaprop.draw.draw`.
+
+        With one example ``x`` (and target ``y``) each unit shows its ``z``, ``a`` (and ``delta``);
+        ``color_by`` is ``"a"`` or ``"delta"``. Needs matplotlib.
+        """
+        from ..draw import draw  # pictures sit above the core; matplotlib is imported only there
+
+        return draw(self, path, x=x, y=y, color_by=color_by, **options)
+
+    def _repr_svg_(self) -> str:
+        """The diagram Jupyter shows for a network: plain SVG text, no matplotlib needed."""
+        from ..draw import svg_diagram
+
+        return svg_diagram(self)
 
     # -- other libraries' formats (see deltaprop.state_dict and deltaprop.onnx_export) ------------
 

@@ -36,7 +36,8 @@ from ..core.layers import Dense
 from ..core.network import Network
 from ..errors import DeltapropError, ModelFileError
 
-__all__ = ["MAX_BYTES", "MAX_PARAMETERS", "WeightsFile", "read_weights", "read_weights_file", "weights_to_json"]
+__all__ = ["MAX_BYTES", "MAX_PARAMETERS", "WeightsFile", "read_weights", "read_weights_file", "read_weights_json",
+           "weights_dict", "weights_to_json", "write_weights_json"]
 
 MAX_PARAMETERS = 100_000
 """The most weights and biases a JSON weights file may hold (see the module docstring for why)."""
@@ -130,6 +131,32 @@ def weights_to_json(net: Network, shared_bias=None) -> dict:
         b = float(layer.b[0]) if one else [float(v) for v in layer.b]
         layers.append({"activation": layer.activation.name, "W": np.asarray(layer.W, float).tolist(), "b": b})
     return {"cost": net.cost_function.name, "layers": layers}
+
+
+def read_weights_json(path, dtype="float64") -> Network:
+    """The network of the weights file at ``path`` in ``dtype`` (what ``draw`` and ``explore`` read)."""
+    return read_weights(path).copy(dtype=dtype)
+
+
+def weights_dict(net: Network) -> dict:
+    """``net`` in the weights-file form, a bias per unit (:func:`weights_to_json` without shared biases)."""
+    return weights_to_json(net)
+
+
+def write_weights_json(net: Network, path, shared_bias=None) -> None:
+    """Write ``net`` as a weights file, atomically; :func:`read_weights_json` reads it back exactly."""
+    import json
+    import os
+
+    from ..atomic import atomic_write
+    from ..errors import NonFiniteError
+
+    try:
+        text = json.dumps(weights_to_json(net, shared_bias), allow_nan=False)
+    except ValueError:
+        raise NonFiniteError(f"{os.fspath(path)} not written: the network's weights hold NaN or infinity") from None
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
 
 
 # -- parsing -------------------------------------------------------------------------------------------
