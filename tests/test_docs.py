@@ -284,7 +284,10 @@ def test_make_figures_draws_every_figure(tmp_path):
                             env=_environment(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     drawn = {p.name for p in tmp_path.glob("*.png")}
-    committed = {p.name for p in (DOCS / "images").glob("*.png")} - {"autodiff_scaling.png"}
+    # the benchmark's plot has its own script; docs/make_pictures.py takes the screenshots (it needs Chromium)
+    committed = {p.name for p in (DOCS / "images").glob("*.png")} - {"autodiff_scaling.png", "draw_222.png",
+                                                                     "explore_222_backward.png",
+                                                                     "explore_xor_training.png"}
     assert drawn == committed, (drawn, committed)
     assert all((tmp_path / name).stat().st_size > 5000 for name in drawn)
 
