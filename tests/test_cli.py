@@ -22,8 +22,6 @@ from deltaprop.data import write_idx
 
 pytestmark = pytest.mark.slow
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-HAS_MNIST = (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists()
 
 
 def run(*args, cwd):
@@ -108,9 +106,8 @@ def test_train_on_a_csv_file(tmp_path):
     assert "test examples of csv:d.csv:cls" in result.stdout.splitlines()[-1]
 
 
-@pytest.mark.skipif(not HAS_MNIST, reason=f"real MNIST not found in {MNIST_DIR}")
-def test_train_on_mnist(tmp_path):
-    result = run("train", "--data", f"mnist:{MNIST_DIR}", "--epochs", "1", "--out", "m", cwd=tmp_path)
+def test_train_on_mnist(tmp_path, mnist_dir):
+    result = run("train", "--data", f"mnist:{mnist_dir}", "--epochs", "1", "--out", "m", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "/2000 test examples of mnist:" in result.stdout.splitlines()[-1]
     assert "[784, 30, 10]" in result.stdout.splitlines()[0]
