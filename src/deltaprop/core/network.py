@@ -62,6 +62,11 @@ class Network:
         Source of the initial weights; global NumPy state is never used.
     dtype : {"float32", "float64"}
         Precision of the parameters and of every forward and backward pass (default float32).
+    input_mean, input_scale : array of shape (n_in,), optional
+        Input standardisation ``x -> (x - input_mean) / input_scale``, applied to every input the
+        network is given (``feedforward``, ``predict``, ``evaluate``, ``cost``, ``backprop``,
+        ``fit``), saved with the model and exported to ONNX. Default: none (the identity).
+        :meth:`standardize` fits both on a training set.
 
     Examples
     --------
@@ -72,7 +77,7 @@ class Network:
     """
 
     def __init__(self, layers, activation="sigmoid", output_activation=None, cost="quadratic",
-                 init="auto", seed=None, dtype="float32"):
+                 init="auto", seed=None, dtype="float32", input_mean=None, input_scale=None):
         self.dtype = as_dtype(dtype)
         self.cost_function = get_cost(cost)
         self.init = check_init(init)
@@ -91,6 +96,9 @@ class Network:
             layer._W = layer.W.astype(self.dtype, copy=False)
             layer._b = layer.b.astype(self.dtype, copy=False)
         self.stop_training = False  # set by a callback to end fit() after the current epoch
+        self.input_mean, self.input_scale = None, None
+        if input_mean is not None or input_scale is not None:
+            self.set_standardization(input_mean, input_scale)
 
     @staticmethod
     def _build(layers, activation, output_activation):
@@ -139,12 +147,44 @@ class Network:
     def copy(self, dtype=None) -> "Network":
         """Return an independent copy, optionally with another dtype (e.g. float64 for checks)."""
         dtype = self.dtype if dtype is None else as_dtype(dtype)
-        return Network([layer.astype(dtype) for layer in self.layers], cost=self.cost_function, dtype=dtype)
+        return Network([layer.astype(dtype) for layer in self.layers], cost=self.cost_function, dtype=dtype,
+                       input_mean=self.input_mean, input_scale=self.input_scale)
 
     # -- inputs --------------------------------------------------------------------------------
 
     def _inputs(self, X, name="X"):
-        return as_inputs(X, self.sizes[0], self.dtype, name)
+        x = as_inputs(X, self.sizes[0], self.dtype, name)
+        if self.input_mean is None:
+            return x
+        return (x - self.input_mean) / self.input_scale  # a fresh array: the caller's X is never changed
+
+    # -- input standardisation -------------------------------------------------------------------
+
+    def standardize(self, X) -> "Network":
+        """Fit the input standardisation on training inputs ``X``: per-feature mean and standard
+        deviation (a constant feature gets scale 1). Every later input is mapped to
+        ``(x - mean) / scale`` before the first layer; returns the network.
+        """
+        self.input_mean, self.input_scale = None, None
+        x = np.asarray(as_inputs(X, self.sizes[0], self.dtype, "X"), dtype=np.float64)
+        scale = x.std(axis=0)
+        scale[scale < 1e-8] = 1.0
+        return self.set_standardization(x.mean(axis=0), scale)
+
+    def set_standardization(self, input_mean, input_scale) -> "Network":
+        """Set the input standardisation (both ``(n_in,)``, scale positive), or remove it with ``None, None``."""
+        if input_mean is None and input_scale is None:
+            self.input_mean, self.input_scale = None, None
+            return self
+        n_in = self.sizes[0]
+        mean = np.asarray(input_mean if input_mean is not None else np.zeros(n_in), dtype=self.dtype).reshape(-1)
+        scale = np.asarray(input_scale if input_scale is not None else np.ones(n_in), dtype=self.dtype).reshape(-1)
+        if mean.shape != (n_in,) or scale.shape != (n_in,):
+            raise ShapeError(f"input_mean and input_scale must have shape ({n_in},), got {mean.shape} and {scale.shape}")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise DeltapropError("input_mean must be finite and input_scale finite and positive")
+        self.input_mean, self.input_scale = mean.copy(), scale.copy()
+        return self
 
     def _targets(self, Y, name="Y"):
         sum_to_one = self.cost_function.name == "log_likelihood" and self.output_activation.name == "softmax"
@@ -209,7 +249,8 @@ class Network:
         x = self._inputs(X)
         labels = self._labels(y)
         check_same_length(x, labels, "X", "y")
-        return float(np.mean(self.predict(x) == labels))
+        a = self._feedforward(x)  # x is standardised already: not through predict()
+        return float(np.mean((decide(a) if self.is_classifier else a) == labels))
 
     def _labels(self, y):
         return decide(self._targets(y, "y"))  # (m, n_L): one-hot rows, or a column of 0/1
