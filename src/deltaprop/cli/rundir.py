@@ -148,7 +148,8 @@ class RunDirectory:
 
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
                 "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
-                "seed": config["seed"], "init": config["init"], "test_accuracy": accuracy, **extra}
+                "seed": config["seed"], "init": config["init"], "optimizer": config.get("optimizer") or "sgd",
+                "validation_split": config.get("validation_split", 0.0), "test_accuracy": accuracy, **extra}
         os.makedirs(self.path, exist_ok=True)
         staging = tempfile.mkdtemp(dir=self.path, prefix=f".staging.{os.getpid()}.")
         try:
@@ -207,9 +208,10 @@ class RunDirectory:
                 os.close(fd)
         return targets
 
-    def finish(self, net, history, data, config, accuracy) -> list:
-        """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
-        written = self.write(net, history, data, config, accuracy)
+    def finish(self, net, history, data, config, accuracy, plots=True) -> list:
+        """Everything a finished run leaves: the model, the history, the PNGs (unless ``plots`` is false,
+        ``--no-plots``) and the checkpoint, if kept."""
+        written = self.write(net, history, data, config, accuracy, plots=plots)
         if self.every:
             written.append(self.checkpoint)
         return written
