@@ -395,16 +395,15 @@ def _train(args, out: RunDirectory, guard) -> int:
         print(f"deltaprop train: interrupted by {signal_name(guard.signum)} before training started; nothing was "
               "written", file=sys.stderr)
         return 128 + guard.signum
+    X_fit, y_fit, X_val, y_val = validation_split(data, config["validation_split"], config["seed"])
     if not args.quiet:
         resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
-        n_val = round(config["validation_split"] * len(data.X_train)) if config["validation_split"] else 0
-        held = f", {n_val} of them held out for validation" if n_val else ""
+        held = f", {len(X_val)} of them held out for validation" if X_val is not None else ""
         inputs = ", standardised inputs" if net.input_mean is not None else ""
         print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
               f"{config['optimizer'] or 'sgd'} eta {config['eta']:g}, batch {config['batch_size']}, {config['epochs']} "
               f"epochs{inputs}, on {data.name} ({len(data.X_train)} train{held}, {len(data.X_test)} test examples)"
               f"{resuming}", flush=True)
-    X_fit, y_fit, X_val, y_val = validation_split(data, config["validation_split"], config["seed"])
     callbacks = _callbacks(args, config["epochs"], config["batch_size"], X_fit, y_fit)
     if args.early_stopping:
         if X_val is None:
