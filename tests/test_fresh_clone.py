@@ -41,7 +41,7 @@ def clone(tmp_path_factory):
 
 def test_fresh_clone_trains_on_the_bundled_digits(clone):
     result = subprocess.run([sys.executable, "-m", "deltaprop", "train", "-q", "--out", "run"], cwd=clone,
-                            env=_env(clone), capture_output=True, text=True, timeout=120)
+                            env=_env(clone), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "digits" in result.stdout + result.stderr
     assert (clone / "run" / "model.npz").exists()
@@ -49,8 +49,9 @@ def test_fresh_clone_trains_on_the_bundled_digits(clone):
 
 def test_fresh_clone_runs_its_tests_without_mnist(clone):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-                             "tests/test_network.py", "tests/test_compat.py", "-k", "not session_reaches or chapter_one"],
-                            cwd=clone, env=_env(clone), capture_output=True, text=True, timeout=180)
+                             "tests/test_network.py",
+                             "tests/test_compat.py::test_chapter_one_session_reaches_91_percent_in_10_epochs"],
+                            cwd=clone, env=_env(clone), capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "DELTAPROP_MNIST" in result.stdout  # the chapter-one test skipped, saying how to run it
     assert " failed" not in result.stdout and " error" not in result.stdout

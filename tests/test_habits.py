@@ -4,13 +4,13 @@ import io
 import re
 import subprocess
 import sys
-import tomllib
 import zipfile
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import deltaprop
 from deltaprop import CSVLogger, DeltapropError, Network
@@ -67,9 +67,9 @@ def test_mlpclassifier_code_runs_with_deltaprop_swapped_in():
 
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    params = dict(hidden_layer_sizes=(10,), activation="relu", solver="adam", alpha=1e-4, batch_size=16,
-                  learning_rate_init=0.01, max_iter=60, random_state=0, early_stopping=False,
-                  validation_fraction=0.1, shuffle=True, tol=1e-4, n_iter_no_change=10)
+    params = {"hidden_layer_sizes": (10,), "activation": "relu", "solver": "adam", "alpha": 1e-4, "batch_size": 16,
+              "learning_rate_init": 0.01, "max_iter": 60, "random_state": 0, "early_stopping": False,
+              "validation_fraction": 0.1, "shuffle": True, "tol": 1e-4, "n_iter_no_change": 10}
     assert set(params) <= set(MLPClassifier().get_params())  # every name is scikit-learn's
     model = DeltapropClassifier(**params).fit(X, y)
     assert model.score(X, y) > 0.9 and model.n_iter_ == 60
@@ -139,7 +139,7 @@ def test_fit_validation_split_is_stratified_and_fixed():
     assert "val_accuracy" in history.history
     from deltaprop.train.loop import split_validation
 
-    X_train, y_train, (X_val, y_val) = split_validation(net, X, y, 0.1)
+    X_train, _, (X_val, y_val) = split_validation(net, X, y, 0.1)
     assert len(X_val) + len(X_train) == len(X) and 170 <= len(X_val) <= 190
     counts, val_counts = np.bincount(y), np.bincount(y_val)
     np.testing.assert_array_equal(val_counts, np.round(0.1 * counts).astype(int))  # every class, in proportion
