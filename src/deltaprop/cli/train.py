@@ -37,7 +37,7 @@ __all__ = ["PRESETS", "RUN_DEFAULTS", "RUN_OPTIONS", "add_parser", "run"]
 
 PRESETS = {
     # hidden sizes, hidden activation, output activation, cost, eta, epochs
-    "digits": ([256], "relu", "softmax", "log_likelihood", 1e-3, 30),
+    "digits": ([512], "relu", "softmax", "log_likelihood", 1e-3, 30),
     "nielsen": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 30),
     "mnist": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 10),
     "xor": ([8], "tanh", "sigmoid", "quadratic", 1.0, 100),
@@ -98,7 +98,7 @@ RUN_OPTIONS = [("--data", "data"), ("--layers", "sizes"), ("--activation", "acti
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a network and save it, its history and its learning curve",
-        description="Train a network by backpropagation. With no options: [64, 256, 10] ReLU/softmax, "
+        description="Train a network by backpropagation. With no options: [64, 512, 10] ReLU/softmax, "
                     "log-likelihood cost, standardised inputs, Adam eta 0.001, batch 32, 30 epochs on scikit-learn's "
                     "digits, 10%% of the training set held out for validation. --preset nielsen: the book's "
                     "[64, 30, 10] sigmoid, quadratic cost, SGD eta 3.0, batch 10. Unset options take defaults that "
@@ -374,6 +374,9 @@ def _setup(args):
         config = new_config(args, data)
         check_network_size(config["sizes"], batch_size=config["batch_size"],
                            examples=max(len(data.X_train), len(data.X_test)), dtype=config["dtype"])
+        if args.cost is None and data.is_classification and config["output_activation"] not in ("sigmoid", "softmax"):
+            raise DeltapropError(f"--output-activation {config['output_activation']}: {data.name} is a "
+                                 f"{data.task} task; use sigmoid or softmax")
         net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
                       cost=config["cost"], init=config["init"], seed=config["seed"], dtype=config["dtype"])
         if config["standardize"]:  # fitted on the examples trained on; stored in the model
