@@ -1,21 +1,45 @@
-"""Shared fixtures: the real MNIST test set beside the project, and small random problems."""
+"""Shared fixtures: the real MNIST test set (found through ``DELTAPROP_MNIST``), and small random problems."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+def find_mnist():
+    """The directory named by the environment variable ``DELTAPROP_MNIST`` if it holds MNIST's t10k files
+    (gzip or raw), else None: the tests that need real MNIST then skip, saying how to run them."""
+    value = os.environ.get("DELTAPROP_MNIST")
+    if not value:
+        return None
+    path = Path(value)
+    stems = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    if all((path / stem).exists() or (path / f"{stem}.gz").exists() for stem in stems):
+        return path
+    return None
+
+
+MNIST_DIR = find_mnist()
+MNIST_SKIP_REASON = ("real MNIST not available: set DELTAPROP_MNIST to a directory holding "
+                     f"t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (now {os.environ.get('DELTAPROP_MNIST')!r})")
+needs_mnist = pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 
 
 @pytest.fixture(scope="session")
-def mnist_subset():
+def mnist_dir():
+    """The real MNIST directory (``DELTAPROP_MNIST``); skips the test when it is not set up."""
+    if MNIST_DIR is None:
+        pytest.skip(MNIST_SKIP_REASON)
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_subset(mnist_dir):
     """Nielsen-style split of the real MNIST test set: first 8,000 to train, last 2,000 to test."""
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST not found in {MNIST_DIR}")
     from deltaprop.data import load_mnist
 
-    X, y = load_mnist(MNIST_DIR)
+    X, y = load_mnist(mnist_dir)
     return (X[:8000], y[:8000]), (X[8000:], y[8000:])
 
 

@@ -162,7 +162,8 @@ def test_csv_logger_writes_what_history_records(tmp_path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["epoch", "cost", "val_accuracy", "val_cost"]
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    # epochs counted from 1, as in the command line's history.csv (they were 0-based before issue 13)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     for key in ("cost", "val_cost", "val_accuracy"):
         assert [float(r[key]) for r in rows] == history.history[key]
     net.fit(X, y, epochs=2, callbacks=[CSVLogger(path, append=True)])

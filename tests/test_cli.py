@@ -22,8 +22,6 @@ from deltaprop.data import write_idx
 
 pytestmark = pytest.mark.slow
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-HAS_MNIST = (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists()
 
 
 def run(*args, cwd):
@@ -70,13 +68,13 @@ def test_train_with_no_arguments(trained):
 
 
 def test_train_with_diagnostics_and_options(tmp_path):
-    result = run("train", "--layers", "64,20,20,10", "--activation", "tanh", "--init", "standard_normal",
+    result = run("train", "--preset", "nielsen", "--layers", "64,20,20,10", "--activation", "tanh", "--init", "standard_normal",
                  "--epochs", "2", "--batch-size", "20", "--eta", "0.5", "--lmbda", "0.1", "--seed", "3",
                  "--dtype", "float64", "--diagnostics", "--out", "run", "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "epoch 2/2" in result.stdout
     header = (tmp_path / "run" / "history.csv").read_text().splitlines()[0].split(",")
-    # two tanh hidden layers and the sigmoid output: all three saturate, all three have gradients
+    # the book's preset: two tanh hidden layers and the sigmoid output: all three saturate, all three have gradients
     assert {f"{kind}[{i}]" for kind in ("grad_norm", "saturation") for i in range(3)} <= set(header)
     for name in ["learning_curve.png", "gradient_norms.png", "saturation.png"]:
         assert_png_has_content(tmp_path / "run" / name)
@@ -108,9 +106,8 @@ def test_train_on_a_csv_file(tmp_path):
     assert "test examples of csv:d.csv:cls" in result.stdout.splitlines()[-1]
 
 
-@pytest.mark.skipif(not HAS_MNIST, reason=f"real MNIST not found in {MNIST_DIR}")
-def test_train_on_mnist(tmp_path):
-    result = run("train", "--data", f"mnist:{MNIST_DIR}", "--epochs", "1", "--out", "m", cwd=tmp_path)
+def test_train_on_mnist(tmp_path, mnist_dir):
+    result = run("train", "--data", f"mnist:{mnist_dir}", "--epochs", "1", "--out", "m", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "/2000 test examples of mnist:" in result.stdout.splitlines()[-1]
     assert "[784, 30, 10]" in result.stdout.splitlines()[0]

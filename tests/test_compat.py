@@ -2,33 +2,20 @@
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import deltaprop.compat.nielsen as network
 import deltaprop.compat.nielsen2 as network2
-from deltaprop.data import load_mnist
+from deltaprop.compat import mnist_loader
 from deltaprop.errors import DataError, DeltapropError, ModelFileError, ShapeError
-
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def vectorized_result(j):
     e = np.zeros((10, 1))
     e[j] = 1.0
     return e
-
-
-def load_data_wrapper():
-    """The book's mnist_loader.load_data_wrapper (Python 3 form: zips of column vectors), on the
-    project's MNIST subset: the first 8,000 test-set images for training, the last 2,000 for testing."""
-    X, y = load_mnist(MNIST)
-    inputs = [x.reshape(784, 1).astype(np.float64) for x in X]
-    training_data = zip(inputs[:8000], [vectorized_result(j) for j in y[:8000]])
-    test_data = zip(inputs[8000:], y[8000:])
-    return training_data, None, test_data
 
 
 @pytest.fixture
@@ -54,10 +41,11 @@ def digits_book_format():
 # -- chapter 1 --------------------------------------------------------------------------------
 
 
-def test_chapter_one_session_reaches_91_percent_in_10_epochs(capsys, numpy_seed):
-    # The book's interactive session, unchanged except 10 epochs instead of 30.
+def test_chapter_one_session_reaches_91_percent_in_10_epochs(capsys, numpy_seed, mnist_dir):
+    # The book's interactive session, unchanged except 10 epochs instead of 30 and the directory of
+    # IDX files (only t10k here: 8,000 train, 2,000 test, no validation data).
     # Oracle: the printed test accuracy on 2,000 held-out MNIST digits (>= 91%, i.e. >= 1820).
-    training_data, validation_data, test_data = load_data_wrapper()  # noqa: RUF059 (the book's line)
+    training_data, validation_data, test_data = mnist_loader.load_data_wrapper(mnist_dir)  # noqa: RUF059
     net = network.Network([784, 30, 10])
     net.SGD(training_data, 10, 10, 3.0, test_data=test_data)
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from conftest import MNIST_DIR, needs_mnist
 
 from deltaprop import DataError
 from deltaprop.data import (
@@ -31,11 +32,6 @@ from deltaprop.data import (
     write_idx,
     xor,
 )
-
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                                 reason=f"real MNIST not found in {MNIST_DIR}")
-
 
 # -- IDX ---------------------------------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def test_only_misshaped_keys_raise_a_shape_error():
     state = state_dict(Network([3, 4, 2], seed=0))
     state["2.weight"] = np.zeros((2, 5))  # the second Linear must take the first one's 4 outputs
     with pytest.raises(ShapeError, match=r"'2.weight' has shape \(2, 5\), expected \(2, 4\)"):
-        from_state_dict(state)
+        from_state_dict(state, activation="sigmoid")
 
 
 def test_from_state_dict_with_activations_that_contradict_the_numbering_explains_the_rule():
@@ -122,7 +122,7 @@ def test_from_state_dict_with_activations_that_contradict_the_numbering_explains
 ])
 def test_bad_state_dicts_are_rejected(state, error, match):
     with pytest.raises(error, match=match):
-        from_state_dict(state)
+        from_state_dict(state, activation="sigmoid")
 
 
 def test_foreign_files_need_activations_and_broken_files_are_named(tmp_path):

@@ -32,7 +32,7 @@ from .train.checkpoint import Checkpoint
 from .train.optim import SGD, Adam, Optimizer
 from .train.run import TrainingInterrupted
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it (tool.setuptools.dynamic)
 
 __all__ = [
     "ACTIVATIONS",

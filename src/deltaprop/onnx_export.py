@@ -5,7 +5,9 @@ Each layer ``z = W a + b``, ``a = g(z)`` becomes ``Gemm(a, W, b, transB=1)`` (ON
 ``(n_out, n_in)`` is stored as it is) followed by the activation's operator, which each activation
 names itself (``Activation.onnx`` in :mod:`deltaprop.core.activations`): ``Sigmoid``, ``Relu``,
 ``LeakyRelu`` with ``alpha = 0.01``, ``Softmax`` on axis 1, ``Softplus``, ...; the identity has
-none, its ``Gemm`` output is used as it is.
+none, its ``Gemm`` output is used as it is. A network with input standardisation
+(:meth:`Network.standardize`) begins with ``Sub(input, input_mean)`` and ``Div(., input_scale)``,
+so the graph takes the raw inputs, as :meth:`Network.predict` does.
 
 The graph takes ``input`` of shape ``(batch, n_in)`` and returns ``output`` of shape
 ``(batch, n_L)``, the output activations ``a^L`` (probabilities for a softmax classifier; take
@@ -84,6 +86,12 @@ def to_onnx(net: Network, path=None, *, dtype="float32", opset: int = OPSET, gra
     element = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
     weights = {name: array.astype(dtype) for name, array in state_dict(net).items()}
     nodes, initializers, a = [], [], "input"
+    if net.input_mean is not None:  # x -> (x - mean) / scale, as Network._inputs
+        initializers += [numpy_helper.from_array(net.input_mean.astype(dtype), "input_mean"),
+                         numpy_helper.from_array(net.input_scale.astype(dtype), "input_scale")]
+        nodes += [helper.make_node("Sub", ["input", "input_mean"], ["centred"], name="standardize_sub"),
+                  helper.make_node("Div", ["centred", "input_scale"], ["standardized"], name="standardize_div")]
+        a = "standardized"
     last = len(net.layers) - 1
     for i, (k, layer, op) in enumerate(zip(torch_indices(l.activation for l in net.layers), net.layers, operators)):
         W, b = f"{k}.weight", f"{k}.bias"

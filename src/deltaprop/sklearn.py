@@ -12,11 +12,19 @@ layer: softmax units with the log-likelihood cost (classifier default), sigmoid 
 regressor. It is trained by :meth:`Network.fit` with the chosen optimiser, so everything deltaprop
 learns is what backpropagation computes.
 
+The parameters take scikit-learn's ``MLPClassifier``/``MLPRegressor`` names (``hidden_layer_sizes``,
+``activation``, ``solver``, ``alpha``, ``batch_size``, ``learning_rate_init``, ``max_iter``,
+``shuffle``, ``random_state``, ``tol``, ``momentum``, ``early_stopping``, ``validation_fraction``,
+``n_iter_no_change``), so code written for those estimators runs with these swapped in. The
+names of deltaprop's own API stay as aliases: ``eta`` (``learning_rate_init``), ``epochs``
+(``max_iter``), ``lmbda`` (``alpha``; the same penalty ``alpha/(2n) sum w^2``) and ``optimizer``
+(``solver``). A name neither knows is Python's ``TypeError`` naming the estimator's own class.
+
 >>> from sklearn.datasets import load_iris
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
 >>> X, y = load_iris(return_X_y=True)
->>> classifier = DeltapropClassifier(hidden_layer_sizes=(10,), eta=0.01, epochs=50, random_state=0)
+>>> classifier = DeltapropClassifier(hidden_layer_sizes=(10,), learning_rate_init=0.01, max_iter=50, random_state=0)
 >>> model = make_pipeline(StandardScaler(), classifier)
 >>> model.fit(X, y).score(X, y) > 0.9
 True
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import types
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -54,6 +63,10 @@ __all__ = ["DeltapropClassifier", "DeltapropRegressor"]
 _SEED_RANGE = np.iinfo(np.int32).max
 
 
+_SKLEARN_DEFAULTS = {"solver": "adam", "learning_rate_init": 0.001, "max_iter": 200, "alpha": 0.0001}
+_ALIASES = {"solver": "optimizer", "learning_rate_init": "eta", "max_iter": "epochs", "alpha": "lmbda"}
+
+
 class _DeltapropEstimator(BaseEstimator):
     """What the classifier and the regressor share: parameters, checks, building and training.
 
@@ -62,33 +75,37 @@ class _DeltapropEstimator(BaseEstimator):
     hidden_layer_sizes : tuple of int, default=(100,)
         Neurons of each hidden layer; ``()`` gives no hidden layer.
     activation : str, default="relu"
-        Activation of the hidden layers (any name of :data:`deltaprop.ACTIVATIONS`).
+        Activation of the hidden layers (any name of :data:`deltaprop.ACTIVATIONS`; scikit-learn's
+        ``"logistic"`` is ``"sigmoid"``).
+    solver : {"adam", "sgd"} or deltaprop.train.optim.Optimizer, default="adam"
+        The optimiser; an instance is copied at each ``fit``, never modified.
+    alpha : float, default=0.0001
+        L2 penalty ``alpha/(2n) sum w^2`` (scikit-learn's, and Nielsen's lambda). Alias ``lmbda``.
+    batch_size : int or "auto", default=32
+        Examples per mini-batch (at most the training set); ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=0.001
+        Learning rate of the named solver (ignored for an instance). Alias ``eta``.
+    max_iter : int, default=200
+        Passes over the training set (``partial_fit`` makes one). Alias ``epochs``.
+    shuffle : bool, default=True
+        Reshuffle the training set every epoch.
+    tol : float, default=1e-4
+    momentum : float, default=0.0
+        Momentum of ``solver="sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data; stop once its cost has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
     output_activation : str, default="auto"
         Classifier: softmax for the log-likelihood cost, sigmoid otherwise. Regressor: identity.
     cost : str, default="auto"
         Classifier: ``"log_likelihood"``; regressor: ``"quadratic"`` (see :data:`deltaprop.COSTS`).
     init : str, default="auto"
         Weight initialiser (see :class:`deltaprop.Network`).
-    optimizer : {"adam", "sgd"} or deltaprop.train.optim.Optimizer, default="adam"
-        An optimiser instance is copied at each ``fit``, never modified.
-    eta : float, default=0.001
-        Learning rate of the named optimiser (ignored for an instance).
-    momentum : float, default=0.0
-        Momentum of ``optimizer="sgd"``.
-    epochs : int, default=200
-        Passes over the training set (``partial_fit`` makes one).
-    batch_size : int, default=32
-        Examples per mini-batch (at most the training set).
-    lmbda : float, default=0.0
-        L2 regularisation strength (Nielsen's lambda: ``lmbda/(2n) sum w^2``).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data; stop once its cost has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs, and keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    shuffle : bool, default=True
-        Reshuffle the training set every epoch.
+    optimizer, eta, epochs, lmbda : default=None
+        deltaprop's names for ``solver``, ``learning_rate_init``, ``max_iter`` and ``alpha``; one
+        given (not None) is used instead of the scikit-learn name, which must then be left at its default.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling and the validation split.
     dtype : {"float64", "float32"}, default="float64"
@@ -111,28 +128,46 @@ class _DeltapropEstimator(BaseEstimator):
 
     _default_cost = ""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", output_activation="auto", cost="auto",
-                 init="auto", optimizer="adam", eta=0.001, momentum=0.0, epochs=200, batch_size=32, lmbda=0.0,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, shuffle=True,
-                 random_state=None, dtype="float64"):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001, batch_size=32,
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None, tol=1e-4, momentum=0.0,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, output_activation="auto",
+                 cost="auto", init="auto", dtype="float64", optimizer=None, eta=None, epochs=None, lmbda=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.output_activation = output_activation
-        self.cost = cost
-        self.init = init
-        self.optimizer = optimizer
-        self.eta = eta
-        self.momentum = momentum
-        self.epochs = epochs
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.lmbda = lmbda
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.momentum = momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
+        self.output_activation = output_activation
+        self.cost = cost
+        self.init = init
         self.dtype = dtype
+        self.optimizer = optimizer
+        self.eta = eta
+        self.epochs = epochs
+        self.lmbda = lmbda
+
+    def _setting(self, name: str):
+        """The value of scikit-learn's parameter ``name``, or of its deltaprop alias when that is given."""
+        alias = _ALIASES[name]
+        value, aliased = getattr(self, name), getattr(self, alias)
+        if aliased is None:
+            return value
+        default = _SKLEARN_DEFAULTS[name]
+        if not (value is default or (type(value) is type(default) and value == default)) and value is not aliased:
+            raise DeltapropError(f"{name}={value!r} and its alias {alias}={aliased!r} are both given; give one")
+        return aliased
+
+    def _activation(self) -> str:
+        return "sigmoid" if self.activation == "logistic" else self.activation
 
     # -- parameters, checked in fit ----------------------------------------------------------------
 
@@ -146,20 +181,29 @@ class _DeltapropEstimator(BaseEstimator):
             raise DeltapropError(
                 f"hidden_layer_sizes={self.hidden_layer_sizes!r} must be a tuple of positive integers, e.g. (100,)"
             )
-        get_activation(self.activation)
+        get_activation(self._activation())
         if self.output_activation != "auto":
             lookup(ACTIVATIONS, self.output_activation, "activation", "output_activation")
         if self.cost != "auto":
             get_cost(self.cost)
-        if not isinstance(self.optimizer, Optimizer):
-            get_optimizer(self.optimizer, eta=self.eta)  # checks the name and eta
-        check_positive(self.eta, "eta")
+        solver, solver_name = self._setting("solver"), "optimizer" if self.optimizer is not None else "solver"
+        eta, eta_name = self._setting("learning_rate_init"), "eta" if self.eta is not None else "learning_rate_init"
+        if solver == "lbfgs":
+            raise DeltapropError(f"{solver_name}='lbfgs' is not available: deltaprop learns by backpropagation with "
+                                 f"mini-batch optimisers; use one of {sorted(OPTIMIZERS)}")
+        check_positive(eta, eta_name)
+        if not isinstance(solver, Optimizer):
+            if not isinstance(solver, str) or solver not in OPTIMIZERS:
+                raise DeltapropError(f"{solver_name}={solver!r} is not known; use one of {sorted(OPTIMIZERS)} "
+                                     "or a deltaprop Optimizer instance")
+            get_optimizer(solver, eta=eta)  # checks eta against the optimiser
         momentum = check_non_negative(self.momentum, "momentum")
-        if momentum and (self.optimizer != "sgd" or momentum >= 1):
-            raise DeltapropError(f"momentum={self.momentum!r} must be in [0, 1) and needs optimizer='sgd'")
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
-        check_non_negative(self.lmbda, "lmbda")
+        if momentum and (solver != "sgd" or momentum >= 1):
+            raise DeltapropError(f"momentum={self.momentum!r} must be in [0, 1) and needs solver='sgd'")
+        check_positive(self._setting("max_iter"), "epochs" if self.epochs is not None else "max_iter", integer=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_positive(self.batch_size, "batch_size", integer=True)
+        check_non_negative(self._setting("alpha"), "lmbda" if self.lmbda is not None else "alpha")
         for name in ("early_stopping", "shuffle"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise DeltapropError(f"{name}={getattr(self, name)!r} must be True or False")
@@ -173,13 +217,14 @@ class _DeltapropEstimator(BaseEstimator):
         return tuple(int(n) for n in sizes)
 
     def _make_optimizer(self) -> Optimizer:
-        if isinstance(self.optimizer, Optimizer):
-            optimizer = copy.deepcopy(self.optimizer)
+        solver, eta = self._setting("solver"), self._setting("learning_rate_init")
+        if isinstance(solver, Optimizer):
+            optimizer = copy.deepcopy(solver)
             optimizer.reset()
             return optimizer
-        if self.optimizer == "sgd":
-            return SGD(self.eta, momentum=self.momentum)
-        return OPTIMIZERS[self.optimizer](eta=self.eta)
+        if solver == "sgd":
+            return SGD(eta, momentum=self.momentum)
+        return OPTIMIZERS[solver](eta=eta)
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -191,7 +236,7 @@ class _DeltapropEstimator(BaseEstimator):
         output = self.output_activation
         if output == "auto":
             output = self._output_activation(get_cost(cost).name)
-        self.network_ = Network([n_features, *sizes, n_outputs], activation=self.activation, output_activation=output,
+        self.network_ = Network([n_features, *sizes, n_outputs], activation=self._activation(), output_activation=output,
                                 cost=cost, init=self.init, seed=int(seed_weights), dtype=self.dtype)
         self.optimizer_ = self._make_optimizer()
         self._rng = np.random.default_rng(int(seed_training))
@@ -217,8 +262,9 @@ class _DeltapropEstimator(BaseEstimator):
             validation = (X_val, targets_val)
             callbacks.append(EarlyStopping("val_cost", patience=self.n_iter_no_change, min_delta=self.tol,
                                            restore_best_weights=True))
-        history = self.network_.fit(X, targets, epochs=epochs, batch_size=min(int(self.batch_size), len(X)),
-                                    lmbda=self.lmbda, validation_data=validation, shuffle=bool(self.shuffle),
+        batch_size = min(200, len(X)) if isinstance(self.batch_size, str) else min(int(self.batch_size), len(X))
+        history = self.network_.fit(X, targets, epochs=epochs, batch_size=batch_size,
+                                    lmbda=self._setting("alpha"), validation_data=validation, shuffle=bool(self.shuffle),
                                     seed=self._rng, callbacks=callbacks, optimizer=self.optimizer_)
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(values)
@@ -272,7 +318,7 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
         X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32))
         labels = self._labels(y, classes=y)
         self._start(X.shape[1], len(self.classes_))
-        return self._train(X, labels, int(self.epochs), stratify=labels, early_stopping=bool(self.early_stopping))
+        return self._train(X, labels, int(self._setting("max_iter")), stratify=labels, early_stopping=bool(self.early_stopping))
 
     def partial_fit(self, X, y, classes=None):
         """Train one epoch on ``X``, ``y``; the first call needs ``classes`` (all the labels there will be)."""
@@ -306,6 +352,21 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
         return self.classes_[np.argmax(probabilities, axis=1)]
 
 
+def _own_init(cls):
+    """Give ``cls`` its own copy of the shared ``__init__``, so Python's own TypeErrors (too many
+    positional arguments) name the public class, not ``_DeltapropEstimator``."""
+    shared = _DeltapropEstimator.__init__
+    init = types.FunctionType(shared.__code__, shared.__globals__, shared.__name__, shared.__defaults__,
+                              shared.__closure__)
+    init.__kwdefaults__, init.__doc__ = dict(shared.__kwdefaults__), shared.__doc__
+    init.__qualname__ = f"{cls.__name__}.__init__"
+    cls.__init__ = init
+    return cls
+
+
+_own_init(DeltapropClassifier)
+
+
 class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
     __doc__ = ("A feedforward network regressor trained by backpropagation (deltaprop).\n\n"
                "    Identity output units, one per target; ``y`` may be 1-D or (n_samples, n_targets).\n"
@@ -329,7 +390,7 @@ class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
         targets = self._targets(y)
         self.n_outputs_, self._single_output = targets.shape[1], y.ndim == 1
         self._start(X.shape[1], self.n_outputs_)
-        return self._train(X, targets, int(self.epochs), early_stopping=bool(self.early_stopping))
+        return self._train(X, targets, int(self._setting("max_iter")), early_stopping=bool(self.early_stopping))
 
     def partial_fit(self, X, y):
         """Train one epoch on ``X``, ``y`` (a new network on the first call)."""
@@ -356,3 +417,6 @@ class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+_own_init(DeltapropRegressor)

@@ -182,7 +182,7 @@ def _chained_shapes(state, indices) -> list[tuple]:
     return shapes
 
 
-def from_state_dict(state: dict, activation="sigmoid", output_activation=None, cost="quadratic", dtype=None) -> Network:
+def from_state_dict(state: dict, activation=None, output_activation=None, cost="quadratic", dtype=None) -> Network:
     """Build a :class:`~deltaprop.Network` from a state dict with PyTorch's ``nn.Sequential`` names.
 
     Parameters
@@ -190,8 +190,9 @@ def from_state_dict(state: dict, activation="sigmoid", output_activation=None, c
     state : dict
         ``{"0.weight": W, "0.bias": b, ...}`` of NumPy arrays or CPU ``torch.Tensor`` s.
     activation : str or list of str
-        Activation of the hidden layers (and of the output unless ``output_activation``), or one
-        name per layer. The state dict holds no activations; its numbering says only where an
+        Required: activation of the hidden layers (and of the output unless ``output_activation``),
+        or one name per layer. There is no default (a state dict records none, and guessing sigmoid
+        for a ReLU model gives outputs far off without a word). The state dict holds no activations; its numbering says only where an
         activation module sits, so the names must agree with it (see the module's naming rule).
     output_activation : str, optional
     cost : str
@@ -207,6 +208,12 @@ def from_state_dict(state: dict, activation="sigmoid", output_activation=None, c
     """
     if not isinstance(state, dict):
         raise DeltapropError(f"state must be a dict of name -> array (a state dict), got {type(state).__name__}")
+    if activation is None:
+        raise DeltapropError(
+            "activation= is required: a state dict records no activations, e.g. from_state_dict(state, "
+            "activation='relu', output_activation='softmax', cost='log_likelihood') for nn.Sequential(Linear, ReLU, "
+            "..., Linear, Softmax); save_file/load_file record them for you"
+        )
     indices = sorted({int(m.group(1)) for m in map(_KEY.match, map(str, state)) if m})
     if not indices:
         raise DeltapropError(

@@ -149,7 +149,8 @@ class RunDirectory:
 
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
                 "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
-                "seed": config["seed"], "init": config["init"], "test_accuracy": accuracy, **extra}
+                "seed": config["seed"], "init": config["init"], "optimizer": config.get("optimizer") or "sgd",
+                "validation_split": config.get("validation_split", 0.0), "test_accuracy": accuracy, **extra}
         os.makedirs(self.path, exist_ok=True)
         staging = tempfile.mkdtemp(dir=self.path, prefix=f".staging.{os.getpid()}.")
         try:
@@ -210,9 +211,10 @@ class RunDirectory:
                 os.close(fd)
         return targets
 
-    def finish(self, net, history, data, config, accuracy, initial=None) -> list:
-        """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
-        written = self.write(net, history, data, config, accuracy, initial=initial)
+    def finish(self, net, history, data, config, accuracy, initial=None, plots=True) -> list:
+        """Everything a finished run leaves: the model, the history, the PNGs (unless ``plots`` is false,
+        ``--no-plots``) and the checkpoint, if kept. ``initial``: the diagnostics before training (epoch 0)."""
+        written = self.write(net, history, data, config, accuracy, initial=initial, plots=plots)
         if self.every:
             written.append(self.checkpoint)
         return written

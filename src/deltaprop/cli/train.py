@@ -19,12 +19,14 @@ from ..train.run import DeferredInterrupt, TrainingInterrupted
 from .models import recorded_data_source
 from .options import (
     EXIT_OK,
+    EXIT_USAGE,
     FRACTION,
     MAX_COUNT,
     NON_NEGATIVE,
     POSITIVE,
     POSITIVE_INT,
     check_network_size,
+    number,
     data_help,
     network_options,
     short,
@@ -35,7 +37,8 @@ __all__ = ["PRESETS", "RUN_DEFAULTS", "RUN_OPTIONS", "add_parser", "run"]
 
 PRESETS = {
     # hidden sizes, hidden activation, output activation, cost, eta, epochs
-    "digits": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 30),
+    "digits": ([512], "relu", "softmax", "log_likelihood", 1e-3, 30),
+    "nielsen": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 30),
     "mnist": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 10),
     "xor": ([8], "tanh", "sigmoid", "quadratic", 1.0, 100),
     "spirals": ([32, 32], "relu", "softmax", "log_likelihood", 0.1, 300),
@@ -43,7 +46,41 @@ PRESETS = {
     "csv": ([30], "sigmoid", "sigmoid", "quadratic", 1.0, 30),
     "csv-regression": ([30], "tanh", "identity", "quadratic", 0.05, 100),
 }
-"""Defaults of ``train`` per data source, used for every option left unset."""
+"""Defaults of ``train`` per data source, used for every option left unset. ``digits`` was chosen by
+measurement (benchmarks/first_run.py): with standardised inputs, Adam and batch 32 it beats
+scikit-learn's ``MLPClassifier()``; ``nielsen`` is the book's chapter-1 setting (``--preset nielsen``)."""
+
+PRESET_TRAINING = {
+    # optimizer, batch size, standardise the inputs, validation split
+    "digits": ("adam", 32, True, 0.1),
+    "nielsen": ("sgd", 10, False, 0.0),
+}
+"""How each preset trains; a preset not listed: plain SGD, batch 10, raw inputs, --validation-split 0.1."""
+_TRAINING_DEFAULT = ("sgd", 10, False, 0.1)
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+
+
+def default_eta(activation: str, output_activation: str, cost: str, optimizer: str) -> float:
+    """A learning rate that suits the activation, the cost and the optimizer (used when --eta is unset
+    and the preset's own does not apply): Adam 1e-3; SGD 3.0 for sigmoid units with the quadratic
+    cost (the book's), 0.5 for sigmoid units with a cross-entropy cost, 0.1 for ReLU-like and tanh
+    units (0.01 with an unbounded identity output); momentum and Nesterov a tenth of SGD's."""
+    if optimizer == "adam":
+        return 1e-3
+    if activation == "sigmoid":
+        eta = 3.0 if cost == "quadratic" else 0.5
+    else:
+        eta = 0.01 if output_activation == "identity" else 0.1
+    return eta / 10 if optimizer in ("momentum", "nesterov") else eta
+
+
+def make_optimizer(name: str, eta: float):
+    from ..train.optim import SGD, Adam
+
+    if name == "adam":
+        return Adam(eta)
+    return SGD(eta, momentum=0.0 if name == "sgd" else 0.9, nesterov=name == "nesterov")
 
 RUN_DEFAULTS = {"data": "digits", "init": "auto", "seed": 0, "lmbda": 0.0, "batch_size": 10, "dtype": "float32",
                 "max_grad_norm": None}
@@ -61,15 +98,28 @@ RUN_OPTIONS = [("--data", "data"), ("--layers", "sizes"), ("--activation", "acti
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a network and save it, its history and its learning curve",
-        description="Train a network by mini-batch SGD. With no options: [64, 30, 10] sigmoid, quadratic cost, "
-                    "eta 3.0, batch 10, 30 epochs on scikit-learn's digits. Unset options take defaults that "
+        description="Train a network by backpropagation. With no options: [64, 512, 10] ReLU/softmax, "
+                    "log-likelihood cost, standardised inputs, Adam eta 0.001, batch 32, 30 epochs on scikit-learn's "
+                    "digits, 10%% of the training set held out for validation. --preset nielsen: the book's "
+                    "[64, 30, 10] sigmoid, quadratic cost, SGD eta 3.0, batch 10. Unset options take defaults that "
                     "suit the chosen --data.")
     network_options(train, sizes_help="layer sizes, input first; must match the data (default: one hidden layer, "
                                       "e.g. 64,30,10 for digits)", init_default=None, seed_default=None)
     train.add_argument("--data", help=data_help(RUN_DEFAULTS["data"]))
+    train.add_argument("--preset", choices=["default", "nielsen"], default="default",
+                       help="default: the measured setting of each data source; nielsen: the book's chapter-1 setting "
+                            "([N, 30, 10] sigmoid, quadratic cost, SGD eta 3.0, batch 10, raw inputs, no validation split)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS,
+                       help="sgd, momentum (0.9), nesterov (0.9) or adam (default: the preset's; adam for digits)")
+    train.add_argument("--validation-split", type=number(float, minimum=0, maximum=1, strict=False), metavar="F",
+                       help="fraction of the training set held out (stratified, seeded) for the per-epoch val_* "
+                            "metrics; the test set is used once, at the end (default 0.1; 0 with --preset nielsen)")
+    train.add_argument("--early-stopping", type=POSITIVE_INT, metavar="N",
+                       help="stop when val_cost has not improved for N epochs, and keep the best epoch's weights")
+    train.add_argument("--no-plots", action="store_true", help="do not draw the PNGs (no matplotlib needed)")
     train.add_argument("--epochs", type=POSITIVE_INT, help="passes over the training set")
     train.add_argument("--batch-size", type=POSITIVE_INT,
-                       help=f"examples per mini-batch (default {RUN_DEFAULTS['batch_size']})")
+                       help="examples per mini-batch (default: the preset's, 32 for digits, 10 otherwise)")
     train.add_argument("--eta", type=POSITIVE, help="learning rate")
     train.add_argument("--lmbda", type=NON_NEGATIVE, help=f"L2 regularisation strength (default {RUN_DEFAULTS['lmbda']:g})")
     train.add_argument("--dtype", choices=["float32", "float64"], help=f"precision (default {RUN_DEFAULTS['dtype']})")
@@ -119,8 +169,11 @@ def _load_data(spec, dtype, args):
 def _resolve_network(args, data) -> dict:
     """Fill the unset options of ``train`` from the preset of the data source; check --layers."""
     kind = data.name.partition(":")[0]
-    preset = PRESETS["csv-regression" if kind == "csv" and not data.is_classification else kind]
-    hidden, activation, output_activation, cost, eta, epochs = preset
+    if getattr(args, "preset", "default") == "nielsen" and data.is_classification:
+        kind = "nielsen"
+    kind = "csv-regression" if kind == "csv" and not data.is_classification else kind
+    hidden, activation, output_activation, cost, eta, epochs = PRESETS[kind]
+    optimizer, batch_size, standardize, validation_split = PRESET_TRAINING.get(kind, _TRAINING_DEFAULT)
     sizes = args.layers or [data.n_features, *hidden, data.n_outputs]
     if sizes[0] != data.n_features:
         raise DeltapropError(f"--layers {','.join(map(str, sizes))}: the first size must be {data.n_features}, "
@@ -132,14 +185,21 @@ def _resolve_network(args, data) -> dict:
                              f"the number of {what} of {data.name}")
     if not data.is_classification and args.output_activation is None:
         output_activation = "identity"
+    chosen = (args.activation or activation, args.output_activation or output_activation, args.cost or cost,
+              args.optimizer or optimizer)
+    if args.eta is None and chosen != (activation, output_activation, cost, optimizer):
+        eta = default_eta(*chosen)  # the preset's eta is for the preset's units, cost and optimizer
     return {
         "sizes": sizes,
-        "activation": args.activation or activation,
-        "output_activation": args.output_activation or output_activation,
-        "cost": args.cost or cost,
+        "activation": chosen[0],
+        "output_activation": chosen[1],
+        "cost": chosen[2],
         "eta": args.eta or eta,
         "epochs": args.epochs or epochs,
-        "batch_size": _or_default(args, "--batch-size", "batch_size"),
+        "batch_size": args.batch_size or batch_size,
+        "optimizer": chosen[3],
+        "standardize": standardize,
+        "validation_split": validation_split if args.validation_split is None else args.validation_split,
     }
 
 
@@ -191,7 +251,54 @@ def resumed_config(args, state) -> dict:
             raise DeltapropError(f"{option} {given}: checkpoint {args.resume} continues a run with {option} "
                                  f"{config[key]}; a resumed run keeps its settings (leave {option} out)")
     recorded_data_source({"data": config["data"]}, args.data, f"checkpoint {args.resume}")  # a path needs consent
-    return {**config, "epochs": args.epochs or config["epochs"]}
+    # runs recorded before 0.2 had no validation split, no optimizer choice and raw inputs
+    defaults = {"optimizer": None, "standardize": False, "validation_split": 0.0}
+    return {**defaults, **config, "epochs": args.epochs or config["epochs"]}
+
+
+def validation_split(data, fraction: float, seed):
+    """``(X_fit, y_fit, X_val, y_val)``: ``fraction`` of the training set held out, seeded by ``seed``.
+
+    Stratified for classification: each class gives ``round(fraction * count)`` of its rows (at least
+    one row in all). The test set is not touched. ``fraction == 0``: no validation set (None, None).
+    """
+    import numpy as np
+
+    X, y = data.X_train, data.y_train
+    if not fraction:
+        return X, y, None, None
+    rng = np.random.default_rng([int(seed), 13])
+    if data.is_classification:
+        held = np.concatenate([members[: round(fraction * len(members))]
+                               for members in (rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y))])
+    else:
+        held = rng.permutation(len(X))[: round(fraction * len(X))]
+    if len(held) == 0:
+        held = rng.permutation(len(X))[:1]
+    if len(held) >= len(X):
+        raise DeltapropError(f"--validation-split {fraction:g} leaves no training examples of the {len(X)}; use a "
+                             "smaller fraction, e.g. 0.1")
+    is_val = np.zeros(len(X), dtype=bool)
+    is_val[held] = True
+    return X[~is_val], y[~is_val], X[is_val], y[is_val]
+
+
+def missing_extras(args) -> str | None:
+    """The one line saying which optional package the run would need but cannot import, or None."""
+    import importlib
+
+    needs = []
+    if not args.no_plots:
+        needs.append(("matplotlib", "the learning-curve PNGs", "--no-plots"))
+    if not args.quiet and not args.no_progress and sys.stderr.isatty():
+        needs.append(("tqdm", "the progress bar", "--no-progress"))
+    for module, what, option in needs:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return (f"deltaprop train: error: {module} is not installed ({what} need it): pip install "
+                    f'"deltaprop[cli]", or run without them with {option}; nothing was trained')
+    return None
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -258,6 +365,10 @@ def run(args) -> int:
     after the last epoch, everything), and the exit status is 128 + the signal's number; a
     second one says the run is being saved; a third aborts, leaving the earlier files intact.
     """
+    missing = missing_extras(args)
+    if missing:  # found before any work: not after training, as a traceback
+        print(missing, file=sys.stderr)
+        return EXIT_USAGE
     with DeferredInterrupt((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), patient=True,
                            notice=_saving_notice) as guard, RunDirectory(args.out) as out:
         return _train(args, out, guard)
@@ -283,8 +394,13 @@ def _setup(args):
         config = new_config(args, data)
         check_network_size(config["sizes"], batch_size=config["batch_size"],
                            examples=max(len(data.X_train), len(data.X_test)), dtype=config["dtype"])
+        if args.cost is None and data.is_classification and config["output_activation"] not in ("sigmoid", "softmax"):
+            raise DeltapropError(f"--output-activation {config['output_activation']}: {data.name} is a "
+                                 f"{data.task} task; use sigmoid or softmax")
         net = Network(config["sizes"], activation=config["activation"], output_activation=config["output_activation"],
                       cost=config["cost"], init=config["init"], seed=config["seed"], dtype=config["dtype"])
+        if config["standardize"]:  # fitted on the examples trained on; stored in the model
+            net.standardize(validation_split(data, config["validation_split"], config["seed"])[0])
     if data.is_classification != net.is_classifier:
         raise DeltapropError(
             f"--output-activation {net.output_activation.name}: {data.name} is a "
@@ -302,18 +418,30 @@ def _train(args, out: RunDirectory, guard) -> int:
         print(f"deltaprop train: interrupted by {signal_name(guard.signum)} before training started; nothing was "
               "written", file=sys.stderr)
         return 128 + guard.signum
+    X_fit, y_fit, X_val, y_val = validation_split(data, config["validation_split"], config["seed"])
     if not args.quiet:
         resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
+        held = f", {len(X_val)} of them held out for validation" if X_val is not None else ""
+        inputs = ", standardised inputs" if net.input_mean is not None else ""
         print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
-              f"eta {config['eta']}, batch {config['batch_size']}, {config['epochs']} epochs, on {data.name} "
-              f"({len(data.X_train)} train, {len(data.X_test)} test examples){resuming}", flush=True)
-    callbacks = _callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train)
-    initial = _initial_diagnostics(args, net, state, data.X_train, data.y_train)
+              f"{config['optimizer'] or 'sgd'} eta {config['eta']:g}, batch {config['batch_size']}, {config['epochs']} "
+              f"epochs{inputs}, on {data.name} ({len(data.X_train)} train{held}, {len(data.X_test)} test examples)"
+              f"{resuming}", flush=True)
+    callbacks = _callbacks(args, config["epochs"], config["batch_size"], X_fit, y_fit)
+    initial = _initial_diagnostics(args, net, state, X_fit, y_fit)
     metadata = {"config": config} if initial is None else {"config": config, "initial": initial}
-    try:
-        history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
-                          eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"],
-                          validation_data=(data.X_test, data.y_test), callbacks=callbacks,
+    if args.early_stopping:
+        if X_val is None:
+            raise DeltapropError(f"--early-stopping {args.early_stopping} watches the validation cost; give a "
+                                 "--validation-split, e.g. 0.1")
+        from ..train.callbacks import EarlyStopping
+
+        callbacks.append(EarlyStopping(monitor="val_cost", patience=args.early_stopping, restore_best_weights=True))
+    optimizer = make_optimizer(config["optimizer"], config["eta"]) if state is None and config["optimizer"] else None
+    try:  # the test set is not seen until training is over
+        history = net.fit(X_fit, y_fit, epochs=config["epochs"], batch_size=config["batch_size"],
+                          eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"], optimizer=optimizer,
+                          validation_data=None if X_val is None else (X_val, y_val), callbacks=callbacks,
                           max_grad_norm=config["max_grad_norm"], checkpoint=checkpoint, checkpoint_every=every,
                           resume=state, checkpoint_metadata=metadata)
     except TrainingInterrupted as stop:
@@ -330,12 +458,79 @@ def _train(args, out: RunDirectory, guard) -> int:
     else:
         accuracy = None
         final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
-    written = out.finish(net, history, data, config, accuracy, initial=initial)
+    warning = health_warning(net, history, data, config, X_fit, accuracy)
+    written = out.finish(net, history, data, config, accuracy, initial=initial, plots=not args.no_plots)
     if not args.quiet:
         print("wrote " + ", ".join(written))
     print(final)
+    if warning:
+        print(warning, file=sys.stderr)
     if guard.pending:  # the signal came after the last batch: the run is complete and saved
         print(f"deltaprop train: interrupted by {signal_name(guard.signum)} after training finished; every output "
               "was written", file=sys.stderr)
         return 128 + guard.signum
     return EXIT_OK
+
+
+# -- no silent failure -------------------------------------------------------------------------------
+
+def _unit_states(net, X_probe) -> list:
+    """``(layer index, activation, fraction saturated or dead)`` of each hidden layer on ``X_probe``.
+
+    A sigmoid/tanh layer: the fraction of (unit, example) pairs with ``g'(z) < 0.1 max g'``; a
+    ReLU layer: the fraction of units that output 0 on every example (dead).
+    """
+    import numpy as np
+
+    states = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = net._inputs(X_probe)
+        for i, layer in enumerate(net.layers):
+            z = a @ layer.W.T + layer.b
+            a = layer.activation.forward(z)
+            name = layer.activation.name
+            if i == len(net.layers) - 1 and name not in ("sigmoid", "tanh"):
+                break
+            if name in ("sigmoid", "tanh"):
+                states.append((i, name, float(np.mean(layer.activation.prime(z, a) < 0.1 * layer.activation.max_prime))))
+            elif name == "relu":
+                states.append((i, name, float(np.mean(np.all(a <= 0, axis=0)))))
+    return states
+
+
+def health_warning(net, history, data, config, X_train, accuracy) -> str | None:
+    """One warning line when the run learned nothing (cost flat, accuracy at chance) or its units are all
+    saturated or dead, naming the likely cause and a value to try; None for a healthy run."""
+    import numpy as np
+
+    costs = [c for c in history.history.get("cost", []) if np.isfinite(c)]
+    flat = len(costs) >= 2 and abs(costs[0] - costs[-1]) <= 1e-3 * max(abs(costs[0]), 1e-12)
+    chance = None
+    if accuracy is not None and data.n_classes:
+        chance = float(np.max(np.bincount(np.asarray(data.y_test, dtype=np.int64)))) / len(data.y_test)
+    at_chance = chance is not None and accuracy <= max(chance, 1.0 / data.n_classes) + 0.02
+    states = _unit_states(net, X_train[: min(500, len(X_train))])
+    stuck = [(i, name, f) for i, name, f in states if f >= 0.9]
+    if not (flat or at_chance or stuck):
+        return None
+    eta, optimizer = config["eta"], config.get("optimizer") or "sgd"
+    units = (config["activation"], net.output_activation.name, net.cost_function.name)
+    suggested = default_eta(*units, optimizer)
+    symptom = ", ".join(filter(None, [
+        f"accuracy {accuracy:.1%} is chance level" if at_chance else "",
+        "the cost did not move" if flat else "",
+        *(f"layer {i} ({name}) is {f:.0%} {'dead' if name == 'relu' else 'saturated'}" for i, name, f in stuck),
+    ]))
+    if eta > 10 * suggested:
+        cause, advice = (f"eta {eta:g} is too large for {units[0]}/{units[1]} units with the {units[2]} cost",
+                         f"--eta {suggested:g}")
+    elif any(name == "relu" for _, name, _ in stuck):
+        cause, advice = "dead ReLUs (a step too large pushed them below zero for every input)", \
+                        f"--eta {eta / 10:g} or --activation leaky_relu"
+    elif stuck:
+        cause, advice = ("saturated sigmoid units learn slowly with the quadratic cost" if units[2] == "quadratic"
+                         else "saturated units (large weighted inputs)"), \
+                        "--activation relu --output-activation softmax --cost log_likelihood --optimizer adam"
+    else:
+        cause, advice = "the learning rate or the epochs may be too small", f"--eta {eta * 10:g} or more --epochs"
+    return f"deltaprop train: warning: the network did not learn ({symptom}): {cause}; try {advice}"

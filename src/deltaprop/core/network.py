@@ -62,6 +62,11 @@ class Network:
         Source of the initial weights; global NumPy state is never used.
     dtype : {"float32", "float64"}
         Precision of the parameters and of every forward and backward pass (default float32).
+    input_mean, input_scale : array of shape (n_in,), optional
+        Input standardisation ``x -> (x - input_mean) / input_scale``, applied to every input the
+        network is given (``feedforward``, ``predict``, ``evaluate``, ``cost``, ``backprop``,
+        ``fit``), saved with the model and exported to ONNX. Default: none (the identity).
+        :meth:`standardize` fits both on a training set.
 
     Examples
     --------
@@ -72,7 +77,7 @@ class Network:
     """
 
     def __init__(self, layers, activation="sigmoid", output_activation=None, cost="quadratic",
-                 init="auto", seed=None, dtype="float32"):
+                 init="auto", seed=None, dtype="float32", input_mean=None, input_scale=None):
         self.dtype = as_dtype(dtype)
         self.cost_function = get_cost(cost)
         self.init = check_init(init)
@@ -91,6 +96,9 @@ class Network:
             layer._W = layer.W.astype(self.dtype, copy=False)
             layer._b = layer.b.astype(self.dtype, copy=False)
         self.stop_training = False  # set by a callback to end fit() after the current epoch
+        self.input_mean, self.input_scale = None, None
+        if input_mean is not None or input_scale is not None:
+            self.set_standardization(input_mean, input_scale)
 
     @staticmethod
     def _build(layers, activation, output_activation):
@@ -177,12 +185,44 @@ class Network:
     def copy(self, dtype=None) -> "Network":
         """Return an independent copy, optionally with another dtype (e.g. float64 for checks)."""
         dtype = self.dtype if dtype is None else as_dtype(dtype)
-        return Network([layer.astype(dtype) for layer in self.layers], cost=self.cost_function, dtype=dtype)
+        return Network([layer.astype(dtype) for layer in self.layers], cost=self.cost_function, dtype=dtype,
+                       input_mean=self.input_mean, input_scale=self.input_scale)
 
     # -- inputs --------------------------------------------------------------------------------
 
     def _inputs(self, X, name="X"):
-        return as_inputs(X, self.sizes[0], self.dtype, name)
+        x = as_inputs(X, self.sizes[0], self.dtype, name)
+        if self.input_mean is None:
+            return x
+        return (x - self.input_mean) / self.input_scale  # a fresh array: the caller's X is never changed
+
+    # -- input standardisation -------------------------------------------------------------------
+
+    def standardize(self, X) -> "Network":
+        """Fit the input standardisation on training inputs ``X``: per-feature mean and standard
+        deviation (a constant feature gets scale 1). Every later input is mapped to
+        ``(x - mean) / scale`` before the first layer; returns the network.
+        """
+        self.input_mean, self.input_scale = None, None
+        x = np.asarray(as_inputs(X, self.sizes[0], self.dtype, "X"), dtype=np.float64)
+        scale = x.std(axis=0)
+        scale[scale < 1e-8] = 1.0
+        return self.set_standardization(x.mean(axis=0), scale)
+
+    def set_standardization(self, input_mean, input_scale) -> "Network":
+        """Set the input standardisation (both ``(n_in,)``, scale positive), or remove it with ``None, None``."""
+        if input_mean is None and input_scale is None:
+            self.input_mean, self.input_scale = None, None
+            return self
+        n_in = self.sizes[0]
+        mean = np.asarray(input_mean if input_mean is not None else np.zeros(n_in), dtype=self.dtype).reshape(-1)
+        scale = np.asarray(input_scale if input_scale is not None else np.ones(n_in), dtype=self.dtype).reshape(-1)
+        if mean.shape != (n_in,) or scale.shape != (n_in,):
+            raise ShapeError(f"input_mean and input_scale must have shape ({n_in},), got {mean.shape} and {scale.shape}")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise DeltapropError("input_mean must be finite and input_scale finite and positive")
+        self.input_mean, self.input_scale = mean.copy(), scale.copy()
+        return self
 
     def _targets(self, Y, name="Y"):
         sum_to_one = self.cost_function.name == "log_likelihood" and self.output_activation.name == "softmax"
@@ -235,6 +275,30 @@ class Network:
         a = self.feedforward(X)
         return decide(a) if self.is_classifier else a
 
+    def predict_proba(self, X) -> np.ndarray:
+        """Return class probabilities ``(m, n_classes)``, rows summing to 1, for a classifier.
+
+        Softmax outputs are returned as they are; sigmoid outputs are normalised to sum to 1, and a
+        single sigmoid unit ``a`` gives the two columns ``[1 - a, a]`` (classes 0 and 1, as
+        :meth:`predict` decides them).
+        """
+        if not self.is_classifier:
+            raise DeltapropError(
+                f"predict_proba() needs a sigmoid or softmax output (this network's is {self.output_activation.name!r}); "
+                "use predict() for the outputs"
+            )
+        single = np.ndim(X) == 1
+        a = np.atleast_2d(self.feedforward(X))
+        if a.shape[1] == 1:
+            p = np.concatenate([1 - a, a], axis=1)
+        elif self.output_activation.name == "softmax":
+            p = a
+        else:
+            total = a.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = np.where(total > 0, a / total, np.asarray(1.0 / a.shape[1], dtype=a.dtype))
+        return p[0] if single else p
+
     def evaluate(self, X, y) -> float:
         """Return the classification accuracy on ``X``: the fraction of rows predicted right.
 
@@ -247,7 +311,8 @@ class Network:
         x = self._inputs(X)
         labels = self._labels(y)
         check_same_length(x, labels, "X", "y")
-        return float(np.mean(self.predict(x) == labels))
+        a = self._feedforward(x)  # x is standardised already: not through predict()
+        return float(np.mean((decide(a) if self.is_classifier else a) == labels))
 
     def _labels(self, y):
         return decide(self._targets(y, "y"))  # (m, n_L): one-hot rows, or a column of 0/1
@@ -283,7 +348,7 @@ class Network:
 
     def fit(self, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None,
             shuffle=True, seed=None, callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch",
-            resume=None, max_grad_norm=None, checkpoint_metadata=None):
+            resume=None, max_grad_norm=None, checkpoint_metadata=None, verbose=0, validation_split=None):
         """Train by mini-batch stochastic gradient descent; return a :class:`~deltaprop.History`.
 
         Each epoch shuffles the training set, cuts it into batches of ``batch_size`` and, for
@@ -328,6 +393,13 @@ class Network:
             Clip each batch's gradient (all weights and biases together) to this Euclidean norm.
         checkpoint_metadata : dict, optional
             JSON information stored in every checkpoint (``Checkpoint.extra``).
+        verbose : int
+            ``1``: print the command line's line after every epoch (``epoch  3/30  cost 0.04123
+            val_accuracy 0.9511``, epochs counted from 1). ``0`` (default): silent.
+        validation_split : float, optional
+            Hold out this fraction of ``X``, ``Y`` (in (0, 1)) as ``validation_data``, stratified by
+            class for a classifier (a fixed split of each class's last rows, as Keras takes the last
+            rows), and train on the rest. Not with ``validation_data`` or ``resume``.
 
         Returns
         -------
@@ -352,7 +424,8 @@ class Network:
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                    validation_data=validation_data, shuffle=shuffle, seed=seed, callbacks=callbacks,
                    optimizer=optimizer, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                   max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE)
+                   max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE, verbose=verbose,
+                   validation_split=validation_split)
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -398,8 +471,9 @@ class Network:
         load_state_dict(self, state)
 
     @classmethod
-    def from_state_dict(cls, state, activation="sigmoid", output_activation=None, cost="quadratic", dtype=None):
-        """Build a network from a ``torch.nn.Sequential``-style state dict."""
+    def from_state_dict(cls, state, activation=None, output_activation=None, cost="quadratic", dtype=None):
+        """Build a network from a ``torch.nn.Sequential``-style state dict; ``activation=`` is required
+        (a state dict records none). See :func:`deltaprop.state_dict.from_state_dict`."""
         from ..state_dict import from_state_dict
 
         return from_state_dict(state, activation=activation, output_activation=output_activation, cost=cost, dtype=dtype)

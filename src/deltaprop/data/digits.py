@@ -1,28 +1,25 @@
-"""scikit-learn's bundled digits: 1,797 8x8 grey images of handwritten digits, no download needed."""
+"""The digits data set, shipped inside deltaprop: 1,797 8x8 grey images of handwritten digits.
+
+``digits.npz`` (45 kB, beside this module) holds ``images`` ``(1797, 8, 8)`` uint8 pixels 0..16
+and ``labels`` ``(1797,)`` uint8, in the order of scikit-learn's ``load_digits()``, from which it
+was generated once (scikit-learn 1.9.1). Source: the test set of the UCI "Optical Recognition of
+Handwritten Digits" data set (E. Alpaydin, C. Kaynak, 1998; https://doi.org/10.24432/C50P49),
+licensed CC BY 4.0 by the UCI Machine Learning Repository, redistributed by scikit-learn
+(BSD-3-Clause). See ``DIGITS.md``. Reading it needs NumPy only, never scikit-learn, and never
+unpickles (``allow_pickle=False``).
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["load_digits"]
+__all__ = ["DIGITS_FILE", "load_digits"]
 
-
-def _bundled_csv():
-    """Path of scikit-learn's ``digits.csv.gz``, found without importing scikit-learn (or None).
-
-    Importing scikit-learn costs most of a second; the data itself is a 60 kB CSV it ships.
-    """
-    spec = importlib.util.find_spec("sklearn")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(root, "datasets", "data", "digits.csv.gz")
-        if os.path.isfile(path):
-            return path
-    return None
+DIGITS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits.npz")
 
 
 def load_digits(dtype=np.float32):
@@ -34,14 +31,12 @@ def load_digits(dtype=np.float32):
     >>> X.shape, y[:5].tolist(), float(X.max())
     ((1797, 64), [0, 1, 2, 3, 4], 1.0)
     """
-    path = _bundled_csv()
-    if path is not None:
-        data = np.loadtxt(path, delimiter=",")  # 65 columns: 64 pixels, then the label
-        pixels, labels = data[:, :-1], data[:, -1]
-    else:
-        try:
-            from sklearn.datasets import load_digits as sklearn_digits
-        except ImportError:
-            raise DataError("the digits data set comes with scikit-learn: pip install 'deltaprop[cli]'") from None
-        pixels, labels = sklearn_digits(return_X_y=True)
-    return (pixels / 16.0).astype(dtype), labels.astype(np.int64)
+    try:
+        with np.load(DIGITS_FILE, allow_pickle=False) as archive:
+            images, labels = archive["images"], archive["labels"]
+    except (OSError, KeyError, ValueError) as error:
+        raise DataError(f"the bundled digits file {DIGITS_FILE} could not be read ({error}); reinstall deltaprop") from None
+    if images.shape != (1797, 8, 8) or labels.shape != (1797,):
+        raise DataError(f"the bundled digits file {DIGITS_FILE} has shapes {images.shape}, {labels.shape}; "
+                        "expected (1797, 8, 8), (1797,): reinstall deltaprop")
+    return (images.reshape(len(images), 64) / 16.0).astype(dtype), labels.astype(np.int64)

@@ -6,7 +6,11 @@ A model file is an archive (:mod:`deltaprop.files.archive`) holding
   cost, the dtype and any extra information the caller passes (the command line records how
   the model was trained);
 * ``W0, b0, W1, b1, ...``: the weights ``(n_out, n_in)`` and biases ``(n_out,)`` of
-  ``net.layers[0], net.layers[1], ...``, in the model's dtype.
+  ``net.layers[0], net.layers[1], ...``, in the model's dtype;
+* ``input_mean, input_scale`` (``(n_in,)``, the model's dtype), only when the metadata says
+  ``"input_standardization": true``: the network's input standardisation. Files without them
+  (every file of deltaprop 0.1.0) load with none, the identity. An older deltaprop refuses a file
+  that has them (unexpected arrays) rather than predicting without them.
 
 The metadata fixes every array's shape and dtype, so :func:`load` checks the whole file before
 it reads an array (see :mod:`deltaprop.files.archive` for how). Training checkpoints
@@ -54,6 +58,7 @@ def architecture(net: Network) -> dict:
         "activations": [layer.activation.name for layer in net.layers],
         "cost": net.cost_function.name,
         "dtype": net.dtype.name,
+        **({"input_standardization": True} if net.input_mean is not None else {}),
     }
 
 
@@ -62,6 +67,8 @@ def weight_arrays(net: Network) -> dict:
     arrays = {}
     for i, layer in enumerate(net.layers):
         arrays[f"W{i}"], arrays[f"b{i}"] = layer.W, layer.b
+    if net.input_mean is not None:
+        arrays["input_mean"], arrays["input_scale"] = net.input_mean, net.input_scale
     return arrays
 
 
@@ -92,6 +99,11 @@ def weight_spec(reader: ArchiveReader, meta: dict) -> dict:
     spec = {}
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         spec[f"W{i}"], spec[f"b{i}"] = ((n_out, n_in), dtype), ((n_out,), dtype)
+    standardized = meta.get("input_standardization", False)
+    if standardized not in (True, False):
+        reader.fail(f"has an invalid input_standardization {short(standardized)}; expected true or false")
+    if standardized:
+        spec["input_mean"] = spec["input_scale"] = ((sizes[0],), dtype)
     return spec
 
 
@@ -103,8 +115,12 @@ def read_network(reader: ArchiveReader, meta: dict) -> Network:
         layer = Dense(W.shape[1], W.shape[0], activation)
         layer.W, layer.b = W, b  # the setters copy (the arrays read are read-only) and keep the file's dtype
         layers.append(layer)
+    standardization = {}
+    if "input_mean" in spec:
+        standardization = {"input_mean": reader.array("input_mean", *spec["input_mean"]),
+                           "input_scale": reader.array("input_scale", *spec["input_scale"])}
     try:
-        return Network(layers, cost=meta["cost"], dtype=meta["dtype"])
+        return Network(layers, cost=meta["cost"], dtype=meta["dtype"], **standardization)
     except DeltapropError as error:  # e.g. a cost that does not accept the output activation
         reader.fail(f"describes an invalid network: {error}")
 

@@ -38,10 +38,28 @@ __all__ = [
     "CallbackList",
     "CallbackTypeError",
     "EarlyStopping",
+    "EpochLog",
     "History",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "epoch_summary",
 ]
+
+_SHOWN = ("cost", "val_cost", "val_accuracy")
+
+
+def epoch_summary(epoch: int, epochs: int, logs: dict) -> str:
+    """One line for the end of an epoch (the hooks' 0-based ``epoch``, printed from 1): the line the
+    command line prints and ``Network.fit(verbose=1)`` prints.
+
+    >>> epoch_summary(2, 30, {"cost": 0.04123, "val_accuracy": 0.95111, "grad_norm[0]": 1.0})
+    'epoch  3/30  cost 0.04123  val_accuracy 0.9511'
+    """
+    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}"]
+    for key in _SHOWN:
+        if key in logs:
+            parts.append(f"{key} {logs[key]:.4f}" if key.endswith("accuracy") else f"{key} {logs[key]:.4g}")
+    return "  ".join(parts)
 
 
 class Callback:
@@ -126,6 +144,18 @@ class History(Callback):
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, metrics={list(self.history)})"
+
+
+class EpochLog(Callback):
+    """Print :func:`epoch_summary` after every epoch (to ``file``, default standard output at the time)."""
+
+    def __init__(self, epochs: int, file=None):
+        self.epochs, self.file = epochs, file
+
+    def on_epoch_end(self, epoch, logs=None):
+        import sys
+
+        print(epoch_summary(epoch, self.epochs, logs or {}), file=self.file or sys.stdout, flush=True)
 
 
 # -- watching a metric -------------------------------------------------------------------------
@@ -259,6 +289,9 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Write one row per epoch to the CSV file ``path``: ``epoch`` then the logged metrics.
 
+    Epochs are counted from 1 in the file, as in the command line's ``history.csv`` and the printed
+    epoch lines (the hooks receive Keras' 0-based index; the first row is epoch 1).
+
     The header is written at the first epoch, columns in sorted order (as Keras does). With
     ``append=True`` an existing file gets new rows (and no second header). Each row is flushed
     as it is written, so a crashed run keeps its log. Floats are written with full precision.
@@ -285,7 +318,7 @@ class CSVLogger(Callback):
             self._writer = csv.writer(self._file, delimiter=self.separator)
             if not self._header_done:
                 self._writer.writerow(["epoch", *self._keys])
-        self._writer.writerow([epoch, *(self._cell(logs.get(key, "")) for key in self._keys)])
+        self._writer.writerow([epoch + 1, *(self._cell(logs.get(key, "")) for key in self._keys)])
         self._file.flush()
 
     @staticmethod

@@ -25,7 +25,7 @@ from ..core.rows import RowReader, in_memory, open_rows
 from ..core.workspace import Workspace
 from ..errors import DeltapropError, NonFiniteError
 from .blas import OneBlasThread
-from .callbacks import Callback, CallbackList, History
+from .callbacks import Callback, CallbackList, EpochLog, History
 from .checkpoint import Checkpoint
 from .optim import SGD, Optimizer
 from .run import (
@@ -38,7 +38,7 @@ from .run import (
     weights_finite,
 )
 
-__all__ = ["TrainingInterrupted", "batches", "fit", "score"]
+__all__ = ["TrainingInterrupted", "batches", "fit", "score", "split_validation"]
 
 
 def batches(n: int, batch_size: int, order=None, first: int = 0):
@@ -93,6 +93,37 @@ def _check_validation_data(net, validation_data):
     return x_val, y_val
 
 
+def split_validation(net, X, Y, fraction):
+    """Return ``(X_train, Y_train, (X_val, Y_val))``: ``fraction`` of the rows held out for validation.
+
+    For a classifier the split is stratified: each class gives its last ``round(fraction * count)``
+    rows (in the order given), so the validation set keeps the class proportions; otherwise (or when
+    no class is large enough to give a row) the last ``round(fraction * n)`` rows. Fixed, not random:
+    the same data always give the same split. The rows are copied into memory.
+    """
+    import numbers
+
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+        raise DeltapropError(f"validation_split={fraction!r} must be a number in (0, 1), e.g. 0.1")
+    X, Y = np.asarray(X), np.asarray(Y)
+    targets = net._targets(Y)
+    n = len(targets)
+    check_same_length(X, targets)
+    held = np.zeros(n, dtype=bool)
+    if net.is_classifier:
+        labels = decide(targets)
+        for label in np.unique(labels):
+            members = np.flatnonzero(labels == label)
+            k = round(fraction * len(members))
+            if k:
+                held[members[len(members) - k:]] = True
+    if not held.any():
+        held[n - max(1, round(fraction * n)):] = True
+    if held.all():
+        raise DeltapropError(f"validation_split={fraction} of {n} examples leaves none to train on")
+    return X[~held], Y[~held], (X[held], Y[held])
+
+
 def score(net, x, y) -> dict:
     """Cost (and accuracy for a classifier) of already-validated ``x``, ``y``."""
     a = net._feedforward(x)
@@ -122,7 +153,7 @@ class _Workspaces(dict):
 
 def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None, shuffle=True, seed=None,
         callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch", resume=None, max_grad_norm=None,
-        checkpoint_metadata=None, store=None) -> History:
+        checkpoint_metadata=None, store=None, verbose=0, validation_split=None) -> History:
     """Train ``net`` by mini-batch SGD: the parameters are :meth:`deltaprop.Network.fit`'s.
 
     ``store`` reads and writes checkpoints (``save(path, checkpoint)``, ``load(path)``);
@@ -142,6 +173,14 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     callbacks = CallbackList(callbacks, net)
     if checkpoint_metadata is not None and not isinstance(checkpoint_metadata, dict):
         raise DeltapropError(f"checkpoint_metadata must be a dict of JSON values, got {type(checkpoint_metadata).__name__}")
+    if verbose not in (0, 1, False, True):
+        raise DeltapropError(f"verbose={verbose!r} must be 0 (silent) or 1 (one line per epoch)")
+    if verbose:
+        callbacks.callbacks.append(EpochLog(epochs))
+    if validation_split is not None:
+        if validation_data is not None:
+            raise DeltapropError("give validation_data or validation_split, not both")
+        X, Y, validation_data = split_validation(net, X, Y, validation_split)
     x, y = net._inputs(X), net._targets(Y)
     check_same_length(x, y)
     validation = _check_validation_data(net, validation_data)
