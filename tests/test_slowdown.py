@@ -143,7 +143,7 @@ def _run(*args, cwd):
 
 @pytest.mark.slow
 def test_train_diagnostics_writes_epoch_0_and_keeps_it_on_resume(tmp_path):
-    common = ["--layers", "64,20,20,10", "--init", "standard_normal", "--seed", "3", "--diagnostics", "-q"]
+    common = ["--preset", "nielsen", "--layers", "64,20,20,10", "--init", "standard_normal", "--seed", "3", "--diagnostics", "-q"]
     first = _run("train", *common, "--epochs", "1", "--checkpoint", "ck.npz", "--out", "run", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     history = load_history(tmp_path / "run" / "history.csv")
