@@ -30,17 +30,21 @@ def as_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def all_finite(array) -> bool:
+def all_finite(array, rows=None) -> bool:
     """True if ``array`` holds no NaN or infinity; scans in blocks so a memmap is never copied whole.
 
-    A whole-file memmap is read with positioned reads (:mod:`deltaprop.core.rows`), so the scan
-    leaves none of the file resident in the process.
+    A memmap of a file is read with positioned reads (:mod:`deltaprop.core.rows`), so the scan
+    leaves none of the file resident in the process. ``rows`` (a ``slice(start, stop)``) limits
+    the scan to those rows: each process of a data-parallel run checks its own part.
     """
-    rows = open_rows(array)
-    if rows is not None:
-        with rows:
+    reader = open_rows(array)
+    if reader is not None:
+        first, end = (0, None) if rows is None else (rows.start or 0, rows.stop)
+        with reader:
             per_block = max(1, (1 << 16) // max(1, array.shape[1]))  # 64 Ki elements a read
-            return all(np.isfinite(block).all() for block in rows.blocks(per_block))
+            return all(np.isfinite(block).all() for block in reader.blocks(per_block, first, end))
+    if rows is not None:
+        array = array[rows]
     flat = array.reshape(-1) if array.flags.c_contiguous else None
     if flat is None or flat.size <= _BLOCK:
         return bool(np.isfinite(array).all())
@@ -54,10 +58,11 @@ def _numeric(value, name):
     return array
 
 
-def as_inputs(X, n_in: int, dtype, name: str = "X") -> np.ndarray:
+def as_inputs(X, n_in: int, dtype, name: str = "X", rows=None) -> np.ndarray:
     """Return ``X`` as an ``(m, n_in)`` array of ``dtype`` with ``m >= 1`` and finite entries.
 
-    An array already of that dtype is returned as it is (a memmap stays a memmap).
+    An array already of that dtype is returned as it is (a memmap stays a memmap). ``rows`` (a
+    slice) limits the check for NaN and infinity to those rows (a data-parallel run's share).
     """
     array = _numeric(X, name)
     if array.ndim != 2:
@@ -66,8 +71,9 @@ def as_inputs(X, n_in: int, dtype, name: str = "X") -> np.ndarray:
         raise ShapeError(f"{name} is an empty batch (shape {array.shape}); give at least one example")
     if array.shape[1] != n_in:
         raise ShapeError(f"{name} has {array.shape[1]} features per example (shape {array.shape}) but the network's first layer takes {n_in}")
-    if array.dtype.kind == "f" and not all_finite(array):
-        raise NonFiniteError(f"{name} holds NaN or infinity; clean or impute the data first")
+    if array.dtype.kind == "f" and not all_finite(array, rows):
+        where = "" if rows is None else f" (in rows {rows.start} to {rows.stop - 1})"
+        raise NonFiniteError(f"{name} holds NaN or infinity{where}; clean or impute the data first")
     if array.dtype != dtype and not isinstance(array, np.memmap):
         array = array.astype(dtype)
     return array

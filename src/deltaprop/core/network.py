@@ -143,8 +143,8 @@ class Network:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def _inputs(self, X, name="X"):
-        return as_inputs(X, self.sizes[0], self.dtype, name)
+    def _inputs(self, X, name="X", rows=None):
+        return as_inputs(X, self.sizes[0], self.dtype, name, rows)
 
     def _targets(self, Y, name="Y"):
         sum_to_one = self.cost_function.name == "log_likelihood" and self.output_activation.name == "softmax"
@@ -245,7 +245,7 @@ class Network:
 
     def fit(self, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None,
             shuffle=True, seed=None, callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch",
-            resume=None, max_grad_norm=None, checkpoint_metadata=None):
+            resume=None, max_grad_norm=None, checkpoint_metadata=None, comm=None):
         """Train by mini-batch stochastic gradient descent; return a :class:`~deltaprop.History`.
 
         Each epoch shuffles the training set, cuts it into batches of ``batch_size`` and, for
@@ -290,6 +290,16 @@ class Network:
             Clip each batch's gradient (all weights and biases together) to this Euclidean norm.
         checkpoint_metadata : dict, optional
             JSON information stored in every checkpoint (``Checkpoint.extra``).
+        comm : mpi4py communicator, optional
+            Train data-parallel over its K ranks (run the script with ``mpiexec -n K``; every rank
+            calls ``fit`` with the same arguments): each batch of ``batch_size`` is shared out,
+            each rank backpropagates its share, and one ``Allreduce`` per step sums the gradients,
+            so the weights equal a single process's to float rounding. Rank 0's weights are the
+            starting point; only rank 0 writes the checkpoint; validation is shared out and every
+            rank returns the same history. Callbacks run on every rank with the same logs: give
+            those that write files or print to rank 0 only. An exception on one rank during
+            training ends the whole job (``comm.Abort``) with a message naming the rank. See
+            :mod:`deltaprop.train.parallel`.
 
         Returns
         -------
@@ -314,7 +324,7 @@ class Network:
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, eta=eta, lmbda=lmbda,
                    validation_data=validation_data, shuffle=shuffle, seed=seed, callbacks=callbacks,
                    optimizer=optimizer, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                   max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE)
+                   max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE, comm=comm)
 
     # -- files ---------------------------------------------------------------------------------
 
