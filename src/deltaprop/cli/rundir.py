@@ -36,21 +36,27 @@ class RunDirectory:
 
     ``path`` is checked at once (:func:`check_out`); entering takes the lock, which is released
     (and the directory removed again if the lock created it and nothing was written) on exit.
+
+    ``writes=False`` is the directory as the ranks of a data-parallel run other than rank 0 see
+    it: they take no lock, write nothing and print nothing (rank 0 does all of that).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, writes=True):
         from ..files.lock import DirectoryLock
 
         self.path = check_out(path)
         self.checkpoint, self.every = None, None
-        self._lock = DirectoryLock(self.path)
+        self.writes = writes
+        self._lock = DirectoryLock(self.path) if writes else None
 
     def __enter__(self):
-        self._lock.acquire()  # a second run on the same --out is refused here, before any work
+        if self._lock is not None:
+            self._lock.acquire()  # a second run on the same --out is refused here, before any work
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def plan_checkpoints(self, checkpoint=None, resume=None, every=None):
         """Where fit writes the checkpoint, and how often: ``(path, "epoch" | k | None)``.
@@ -68,6 +74,8 @@ class RunDirectory:
         from ..files.history import save_history
         from ..files.model import save
 
+        if not self.writes:
+            return []
         os.makedirs(self.path, exist_ok=True)
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
                 "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
@@ -83,6 +91,8 @@ class RunDirectory:
         """Everything a finished run leaves: the model, the history, the PNGs and the checkpoint, if kept."""
         from .plots import plot_history
 
+        if not self.writes:
+            return []
         written = self.write(net, history, data, config, accuracy)
         written += plot_history(history, self.path, title=f"{config['sizes']} on {data.name}")
         if self.every:
@@ -95,6 +105,8 @@ class RunDirectory:
         ``stop`` is the :class:`~deltaprop.train.run.TrainingInterrupted` fit raised; the message
         is worded from its fields.
         """
+        if not self.writes:
+            return EXIT_INTERRUPTED
         written = self.write(net, stop.history, data, config, None,
                              interrupted_at={"epoch": stop.epoch, "batch": stop.batch})
         saved = f"wrote {stop.checkpoint} and the model so far" if stop.checkpoint else "wrote the model so far"

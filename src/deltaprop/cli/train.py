@@ -5,6 +5,12 @@ from :data:`RUN_DEFAULTS`; ``--resume`` takes them from the configuration the ch
 recorded, and refuses an option given with another value. The options a checkpoint records
 (:data:`RUN_OPTIONS`) default to None in argparse, so "given on the command line" is
 ``is not None``. The ``--out`` directory, its lock and its files are :mod:`deltaprop.cli.rundir`'s.
+
+``mpiexec -n K deltaprop train --mpi ...`` runs the same command on K ranks, training
+data-parallel (``fit(comm=...)``, :mod:`deltaprop.train.parallel`). Every rank loads the data
+(a memmapped ``npy:`` source is then read only where each rank's shares lie); rank 0 alone holds
+``--out``, prints and writes. A failure before training on any rank ends every rank with one
+line from rank 0 and exit status 2; during training, fit aborts the job.
 """
 
 from __future__ import annotations
@@ -13,8 +19,18 @@ import sys
 
 from ..errors import DeltapropError, DivergenceError
 from ..train.checkpoint import batches_per_epoch
+from ..train.parallel import ranks_of
 from ..train.run import TrainingInterrupted
-from .options import EXIT_OK, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, data_help, network_options
+from .options import (
+    EXIT_OK,
+    EXIT_USAGE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    data_help,
+    network_options,
+)
 from .rundir import DEFAULT_OUT, RunDirectory
 
 __all__ = ["PRESETS", "RUN_DEFAULTS", "RUN_OPTIONS", "add_parser", "run"]
@@ -74,6 +90,9 @@ def add_parser(subparsers) -> None:
                        help="checkpoint every N batches instead of every epoch")
     train.add_argument("--resume", metavar="PATH",
                        help="continue the run saved in checkpoint PATH, with its settings (--epochs may raise the total)")
+    train.add_argument("--mpi", action="store_true",
+                       help="train data-parallel on the ranks of mpiexec: mpiexec -n K deltaprop train --mpi ... "
+                            "(needs mpi4py: pip install 'deltaprop[mpi]'); rank 0 prints and writes")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     train.set_defaults(run=run)
@@ -101,6 +120,7 @@ def _load_data(spec, dtype, args):
 def _resolve_network(args, data) -> dict:
     """Fill the unset options of ``train`` from the preset of the data source; check --layers."""
     kind = data.name.partition(":")[0]
+    kind = "csv" if kind == "npy" else kind  # files of the user's: the same presets
     preset = PRESETS["csv-regression" if kind == "csv" and not data.is_classification else kind]
     hidden, activation, output_activation, cost, eta, epochs = preset
     sizes = args.layers or [data.n_features, *hidden, data.n_outputs]
@@ -179,8 +199,39 @@ def _close_progress(callbacks) -> None:
 
 def run(args) -> int:
     """``deltaprop train``: hold ``--out`` for the whole run (refused if another run holds it)."""
-    with RunDirectory(args.out) as out:
-        return _train(args, out)
+    ranks = None
+    if args.mpi:
+        from ..mpi import world
+
+        ranks = ranks_of(world())  # None for a world of one (mpiexec -n 1): trained as usual
+    if ranks is None:
+        with RunDirectory(args.out) as out:
+            return _train(args, out)
+    out = RunDirectory(args.out, writes=ranks.rank == 0)
+    try:
+        return _train_on_ranks(args, out, ranks)
+    except (DeltapropError, OSError):
+        if ranks.rank != 0:
+            return EXIT_USAGE  # rank 0 says what went wrong, once
+        raise
+
+
+def _train_on_ranks(args, out, ranks) -> int:
+    """Every rank sets up (rank 0 takes the lock); any rank's failure stops every rank before training."""
+    prepared = error = None
+    entered = False
+    try:
+        out.__enter__()
+        entered = True
+        prepared = _prepare(args, out)
+    except Exception as failure:  # noqa: BLE001 -- every rank hears of it, then each raises
+        error = failure
+    try:
+        ranks.agree(error)  # collective: a rank that failed must not leave the others waiting in fit
+        return _train(args, out, prepared, ranks)
+    finally:
+        if entered:
+            out.__exit__(None, None, None)
 
 
 def _setup(args):
@@ -211,35 +262,61 @@ def _setup(args):
     return net, data, config, state
 
 
-def _train(args, out: RunDirectory) -> int:
+def _ranks_line(ranks) -> str:
+    """Collective: ``, data-parallel on K MPI ranks (pids ...)``, so that a launcher's report of a dead pid names a rank."""
+    import os
+
+    pids = [0] * ranks.size
+    pids[ranks.rank] = os.getpid()
+    pids = [int(pid) for pid in ranks.reduce(pids)]
+    return f", data-parallel on {ranks.size} MPI ranks (pids {' '.join(map(str, pids))} for ranks 0 to {ranks.size - 1})"
+
+
+def _prepare(args, out: RunDirectory):
+    """Everything before training that can fail: the network, the data, the checkpoint plan, the callbacks."""
     net, data, config, state = _setup(args)
     checkpoint, every = out.plan_checkpoints(args.checkpoint, args.resume, args.checkpoint_every)
-    if not args.quiet:
+    callbacks = _callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train) if out.writes else []
+    return net, data, config, state, checkpoint, every, callbacks
+
+
+def _train(args, out: RunDirectory, prepared=None, ranks=None) -> int:
+    net, data, config, state, checkpoint, every, callbacks = prepared or _prepare(args, out)
+    on_ranks = _ranks_line(ranks) if ranks is not None else ""
+    if not args.quiet and out.writes:
         resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
         print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
               f"eta {config['eta']}, batch {config['batch_size']}, {config['epochs']} epochs, on {data.name} "
-              f"({len(data.X_train)} train, {len(data.X_test)} test examples){resuming}", flush=True)
-    callbacks = _callbacks(args, config["epochs"], config["batch_size"], data.X_train, data.y_train)
+              f"({len(data.X_train)} train, {len(data.X_test)} test examples){resuming}{on_ranks}", flush=True)
     try:
         history = net.fit(data.X_train, data.y_train, epochs=config["epochs"], batch_size=config["batch_size"],
                           eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"],
                           validation_data=(data.X_test, data.y_test), callbacks=callbacks,
                           max_grad_norm=config["max_grad_norm"], checkpoint=checkpoint, checkpoint_every=every,
-                          resume=state, checkpoint_metadata={"config": config})
+                          resume=state, checkpoint_metadata={"config": config},
+                          comm=ranks.comm if ranks is not None else None)
     except TrainingInterrupted as stop:
         _close_progress(callbacks)
         return out.interrupted(stop, net, data, config)
     except DivergenceError as error:
         _close_progress(callbacks)
+        if not out.writes:
+            return EXIT_USAGE
         raise out.diverged(error) from None
+    if not out.writes:
+        return EXIT_OK
 
+    if ranks is not None:  # the last epoch's validation scored the final weights, shared out over the ranks
+        accuracy = history.history["val_accuracy"][-1] if data.is_classification else None
+        test_cost = history.history["val_cost"][-1]
+    else:
+        accuracy = net.evaluate(data.X_test, data.y_test) if data.is_classification else None
+        test_cost = None if data.is_classification else net.cost(data.X_test, data.y_test)
     if data.is_classification:
-        accuracy = net.evaluate(data.X_test, data.y_test)
         final = (f"test accuracy: {accuracy:.4f} ({round(accuracy * len(data.X_test))}/{len(data.X_test)} "
                  f"test examples of {data.name})")
     else:
-        accuracy = None
-        final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
+        final = f"test cost: {test_cost:.6g} ({len(data.X_test)} test examples of {data.name})"
     written = out.finish(net, history, data, config, accuracy)
     if not args.quiet:
         print("wrote " + ", ".join(written))
