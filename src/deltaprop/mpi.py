@@ -12,7 +12,6 @@ cluster, build mpi4py against the cluster's own MPI instead (``env MPICC=$(which
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from .errors import DeltapropError
@@ -37,9 +36,11 @@ def world(option: str = "--mpi"):
     almost certainly a mistake (the ``mpiexec -n K`` was forgotten), so it is refused, naming
     ``option``. ``mpiexec -n 1`` is a world of one on purpose, and accepted.
     """
-    if importlib.util.find_spec("mpi4py") is None:
+    try:
+        import mpi4py  # noqa: F401 -- the package alone: MPI is initialised by mpi4py.MPI, below
+    except ImportError:
         raise DeltapropError(f"{option} needs mpi4py and an MPI library, which are not installed: "
-                             "pip install 'deltaprop[mpi]' (or build mpi4py against your cluster's MPI)")
+                             "pip install 'deltaprop[mpi]' (or build mpi4py against your cluster's MPI)") from None
     if not launched():
         raise DeltapropError(f"{option}: this process was not started by an MPI launcher; run it as "
                              "mpiexec -n K deltaprop train --mpi ... (or srun on a Slurm cluster)")
