@@ -203,6 +203,12 @@ def test_different_arguments_on_one_rank_are_an_error_on_every_rank():
     assert all("rank 1 of 3" in str(error) and "batch_size differs" in str(error) for error in results)
 
 
+def test_a_seed_on_some_ranks_only_is_an_error_on_every_rank_not_a_hang():
+    X, y = problem()
+    results = on_ranks(2, lambda comm: network().fit(X, y, seed=None if comm.Get_rank() == 0 else 3, comm=comm))
+    assert all(isinstance(error, RanksDisagree) and "rank 1 of 2: its seed differs" in str(error) for error in results)
+
+
 def test_bad_data_in_one_ranks_share_is_an_error_on_every_rank():
     # Each rank checks its own rows for NaN: rank 1's (31:61) holds it; rank 0 hears of it from rank 1.
     X, y = problem()
@@ -229,6 +235,31 @@ def test_an_exception_on_one_rank_during_training_aborts_every_rank(capsys):
     assert all(isinstance(result, SystemExit) for result in results)
     err = capsys.readouterr().err
     assert "deltaprop: rank 1 of 2 failed; stopping every rank (MPI_Abort)" in err and "the disk is full" in err
+
+
+def test_divergence_stops_every_rank_at_the_same_batch_with_the_same_weights():
+    # Oracle: the single-process run diverges at the same batch and keeps the same last finite weights.
+    from deltaprop.errors import DivergenceError
+
+    X, _ = problem()
+    y = X.sum(axis=1, keepdims=True)
+
+    def regression():
+        return deltaprop.Network([6, 9, 1], activation="relu", output_activation="identity", seed=0, dtype="float64")
+
+    one = regression()
+    with pytest.raises(DivergenceError) as alone:
+        one.fit(X, y, epochs=5, batch_size=10, eta=2.0, seed=1)
+
+    def work(comm):
+        net = regression()
+        with pytest.raises(DivergenceError) as error:
+            net.fit(X, y, epochs=5, batch_size=10, eta=2.0, seed=1, comm=comm)
+        return (error.value.epoch, error.value.batch, error.value.quantity), weights(net)
+
+    for where, got in on_ranks(3, work):
+        assert where == (alone.value.epoch, alone.value.batch, alone.value.quantity)
+        assert_close(got, weights(one), 1e-12)
 
 
 def test_a_callback_that_stops_on_rank_0_stops_every_rank():

@@ -163,8 +163,9 @@ def fit(net, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=
     ranks = ranks_of(comm)
     if ranks is None:
         return _train(_prepare(net, X, Y, **arguments))
+    entropy = ranks.common_entropy()  # collective, so called on every rank whatever its seed
     if seed is None and resume is None:
-        arguments["seed"] = ranks.common_entropy()  # every rank must draw the same permutations
+        arguments["seed"] = entropy  # every rank must draw the same permutations
     plan = error = None
     try:
         plan = _prepare(net, X, Y, ranks=ranks, **arguments)
