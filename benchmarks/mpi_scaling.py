@@ -47,6 +47,7 @@ NETWORKS = {  # name: (alpha in seconds, B in bytes per second), both at the lin
     "100 Gb/s InfiniBand (EDR)": (2e-6, 100e9 / 8),
 }
 PROJECTED_K = (4, 8, 16, 32, 64)
+GFLOPS = []  # the machine's speed before each measurement (a probe product)
 
 
 # -- inside the processes ------------------------------------------------------------------------------
@@ -186,6 +187,7 @@ def _run(command, threads, loads, tries=3, quiet=0.3):
     best = None
     for _ in range(tries):
         wait_until_quiet(threshold=quiet, timeout=600, log=lambda text: print(text, file=sys.stderr))
+        GFLOPS.append(_gemm_gflops())
         with tempfile.TemporaryDirectory() as reports:
             load = OtherLoad().start()
             done = subprocess.run([*command, "--reports", reports], env=env, capture_output=True, text=True,
@@ -235,7 +237,6 @@ def main():
     epochs = 1 if args.quick else args.epochs
     mpiexec, me, loads = _mpiexec(), [sys.executable, str(Path(__file__).resolve())], []
     print(f"[784, 512, 512, 10] relu/softmax, {N:,} examples; BLAS: {blas_kernel()}", file=sys.stderr)
-    gflops = [_gemm_gflops()]
 
     # 1. epochs on this machine
     measured = {}
@@ -268,12 +269,11 @@ def main():
     compute = {int(k): v for k, v in _run([*me, "--worker", "compute", "--sizes", ",".join(map(str, shares))], 1,
                                           loads)[0].items()}
 
-    gflops.append(_gemm_gflops())
     lines = [f"# Data-parallel training over MPI: [784, 512, 512, 10], {N:,} float32 examples", "",
              f"Machine: 2 cores (AMD EPYC, virtual, shared), MPICH {_mpich_version()}, {blas_kernel()}. "
              f"Other processes kept {max(loads):.2f} cores busy at worst during the measurements "
-             f"(median {statistics.median(loads):.2f}); a 512 x 784 x 128 float32 product ran at "
-             f"{gflops[0]:.0f} GFLOP/s before and {gflops[1]:.0f} after (2 threads). Plain SGD, eta 0.01, "
+             f"(median {statistics.median(loads):.2f}); before each, a 512 x 784 x 128 float32 product ran at "
+             f"{min(GFLOPS):.0f} to {max(GFLOPS):.0f} GFLOP/s (2 threads). Plain SGD, eta 0.01, "
              f"relu/softmax, log-likelihood; the fastest of {epochs} epoch(s) after a warm-up epoch, in the least "
              "disturbed of at most 3 runs.", "",
              "## Measured on this machine", "",
@@ -320,8 +320,11 @@ def main():
         "Two ranks of one thread are compared with one process of one thread (the same core count per "
         "worker) and with one process of two threads (the same machine).",
         "- They cannot show a cluster's speed-up: both ranks share the machine's two cores, memory bandwidth "
-        "and caches, and one process already uses both cores through BLAS threads, so K = 2 here can at "
-        "best match it. The Allreduce here goes through shared memory, far faster and with less latency than "
+        "and caches, and one process already uses both cores through BLAS threads. K = 2 against one process "
+        "of 2 threads only tells whether two processes or two BLAS threads use the same two cores better "
+        "(two threads split a product of a small batch poorly; two ranks pay an Allreduce and the Python "
+        "of each step twice), not how training scales out. The Allreduce here goes through shared memory, "
+        "far faster and with less latency than "
         "a network; the projection replaces it by the ring model with stated link figures, which assumes one "
         "rank per node, links at nominal speed, no contention, no overlap of communication with computation, "
         "and one core of this VM per rank (a real node gives each rank many cores and faster BLAS).",
