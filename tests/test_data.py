@@ -1,10 +1,11 @@
-"""Data sources (deltaprop.data): IDX and MNIST, CSV, digits, synthetic sets, the --data spec, downloads."""
+"""Data sources (deltaprop.data): IDX and MNIST, CSV, .npy memmaps, digits, synthetic sets, the --data spec, downloads."""
 
 import functools
 import gzip
 import hashlib
 import http.server
 import os
+import re
 import struct
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import MNIST_DIR, needs_mnist
 
+import deltaprop
 from deltaprop import DataError
 from deltaprop.data import (
     DataSpec,
@@ -373,6 +375,8 @@ def test_synthetic_sets_are_reproducible_and_seeded():
         ("mnist:/data/mnist", DataSpec("mnist", "/data/mnist")),
         ("csv:a.csv", DataSpec("csv", "a.csv", "label")),
         ("csv:dir/a.csv:species", DataSpec("csv", "dir/a.csv", "species")),
+        ("npy:X.npy,y.npy", DataSpec("npy", "X.npy,y.npy")),
+        ("npy:a/X.npy,a/y.npy,b/X.npy,b/y.npy", DataSpec("npy", "a/X.npy,a/y.npy,b/X.npy,b/y.npy")),
         ("xor", DataSpec("xor")),
         ("spirals", DataSpec("spirals")),
         ("sine", DataSpec("sine")),
@@ -389,7 +393,8 @@ def test_a_csv_path_with_a_colon_that_exists(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [("bogus", "not known"), ("", "not valid"), ("csv", "needs a file"),
-                                           ("xor:3", "takes no argument")])
+                                           ("xor:3", "takes no argument"), ("npy:X.npy", "needs two files"),
+                                           ("npy:X.npy,,y.npy", "needs two files"), ("npy", "needs two files")])
 def test_bad_data_specs(text, message):
     with pytest.raises(DataError, match=message):
         parse_data_spec(text)
@@ -428,3 +433,76 @@ def test_load_dataset_csv_with_one_class(tmp_path):
     path = _csv(tmp_path, "a,label\n1,0\n2,0\n")
     with pytest.raises(DataError, match="single class"):
         load_dataset(f"csv:{path}")
+
+
+# -- npy: memmapped files --------------------------------------------------------------------------
+
+@pytest.fixture
+def npy_files(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 5)).astype(np.float32), rng.integers(0, 3, 40)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path, X, y
+
+
+def test_npy_inputs_stay_on_disk_and_the_last_quarter_tests(npy_files):
+    # Oracle: the arrays saved; the inputs are memmaps read by position (core.rows), labels in memory.
+    from deltaprop.core.rows import open_rows
+
+    d, X, y = npy_files
+    data = load_dataset(f"npy:{d / 'X.npy'},{d / 'y.npy'}")
+    assert (data.task, data.n_classes, data.n_features) == ("classification", 3, 5)
+    np.testing.assert_array_equal(data.X_train, X[:30])
+    np.testing.assert_array_equal(data.X_test, X[30:])
+    np.testing.assert_array_equal(np.concatenate([data.y_train, data.y_test]), y)
+    assert isinstance(data.X_train, np.memmap) and isinstance(data.X_test, np.memmap)
+    for part in (data.X_train, data.X_test):
+        with open_rows(part) as rows:
+            np.testing.assert_array_equal(rows.read(slice(0, 3), np.empty((3, 5), np.float32)), part[:3])
+
+
+def test_npy_with_a_test_set_and_regression_targets(npy_files):
+    d, X, _ = npy_files
+    np.save(d / "t.npy", X[:, :2].astype(np.float64))
+    np.save(d / "Xt.npy", X[:7])
+    np.save(d / "tt.npy", X[:7, :2].astype(np.float64))
+    data = load_dataset(f"npy:{d / 'X.npy'},{d / 't.npy'},{d / 'Xt.npy'},{d / 'tt.npy'}", dtype=np.float32)
+    assert (data.task, data.n_outputs, len(data.X_train), len(data.X_test)) == ("regression", 2, 40, 7)
+    assert data.y_train.dtype == np.float32
+
+
+def test_npy_data_train_from_the_command_line_as_from_memory(npy_files):
+    # Oracle: fit on the in-memory arrays with the same settings.
+    from deltaprop.cli import main
+
+    d, X, y = npy_files
+    out = d / "run"
+    assert main(["train", "--data", f"npy:{d / 'X.npy'},{d / 'y.npy'}", "--layers", "5,4,3", "--epochs", "2",
+                 "--validation-split", "0",  # the oracle trains on every training row, as the CLI then does
+                 "--out", str(out), "-q", "--no-progress"]) == 0
+    net = deltaprop.Network([5, 4, 3], seed=0)
+    net.fit(X[:30], y[:30], epochs=2, batch_size=10, eta=1.0, seed=0)
+    trained = deltaprop.load(out / "model.npz")
+    for a, b in zip(trained.layers, net.layers):
+        np.testing.assert_array_equal(a.W, b.W)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d, X, y: np.save(d / "X.npy", X.astype(np.float64)), "holds float64 but training runs in float32"),
+    (lambda d, X, y: np.save(d / "X.npy", (X * 100).astype(np.int32)), "it must hold floats"),
+    (lambda d, X, y: np.save(d / "X.npy", X[:, 0]), "must hold a 2-D array"),
+    (lambda d, X, y: np.save(d / "y.npy", y[:-1]), "has shape (39,), but"),
+    (lambda d, X, y: np.save(d / "y.npy", -y), "negative class label"),
+    (lambda d, X, y: np.save(d / "y.npy", y.astype(str)), "use integers for class labels"),
+    (lambda d, X, y: np.save(d / "y.npy", np.zeros_like(y)), "single class"),
+    (lambda d, X, y: (d / "X.npy").write_bytes(b"not an array"), "is not a readable .npy array"),
+    (lambda d, X, y: np.save(d / "y.npy", np.array([{}] * 40, dtype=object), allow_pickle=True),
+     "is not a readable .npy array"),
+    (lambda d, X, y: (d / "y.npy").unlink(), "does not exist"),
+])
+def test_bad_npy_files_name_the_file(npy_files, make, message):
+    d, X, y = npy_files
+    make(d, X, y)
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_dataset(f"npy:{d / 'X.npy'},{d / 'y.npy'}")

@@ -28,13 +28,26 @@ def test_rows_read_from_the_file_equal_the_array(stored):
         np.testing.assert_array_equal(np.concatenate(list(b.copy() for b in rows.blocks(64))), A)
 
 
-def test_only_whole_file_memmaps_are_read_by_position(stored):
+def test_only_memmaps_of_whole_rows_are_read_by_position(stored):
     A, path = stored
     x = np.load(path, mmap_mode="r")
-    assert open_rows(A) is None and open_rows(x[10:]) is None and open_rows(x.T) is None
+    assert open_rows(A) is None and open_rows(x.T) is None and open_rows(x[::2]) is None
+    assert open_rows(x[:, 1:3]) is None
     reader = open_rows(x)
     assert reader is not None
     reader.close()
+
+
+def test_a_block_of_rows_of_a_memmap_is_read_from_its_own_offset(stored):
+    # Oracle: NumPy's indexing of the in-memory array; a block of a block is still at the right place.
+    A, path = stored
+    x = np.load(path, mmap_mode="r")
+    with open_rows(x[123:400]) as rows, open_rows(x[123:400][7:]) as inner:
+        out = np.empty((3, 7), np.float32)
+        np.testing.assert_array_equal(rows.read(np.array([0, 276, 5]), out), A[123:400][[0, 276, 5]])
+        np.testing.assert_array_equal(inner.read(slice(0, 3), out), A[130:133])
+        assert len(rows) == 277
+        np.testing.assert_array_equal(np.concatenate([b.copy() for b in rows.blocks(50, 10, 120)]), A[133:243])
 
 
 @pytest.mark.parametrize("shuffle", [True, False])

@@ -9,7 +9,7 @@ against the rules the README states:
     files/                  core, atomic, and train.checkpoint (the types a checkpoint file holds)
     data/                   core, atomic: nothing of train, files or cli
     autodiff/               core only
-    bridges                 sklearn, state_dict, onnx_export, compat/, draw, explore/: anything but cli
+    bridges                 sklearn, state_dict, onnx_export, compat/, draw, explore/, mpi: anything but cli
     cli/                    anything; nothing imports cli
 
 The only imports that point up are the convenience methods of ``Network`` listed in
@@ -66,7 +66,7 @@ def layer_of(module: str) -> str:
         return "foundation"
     if second in ("core", "train", "files", "data", "autodiff", "cli"):
         return second
-    if second in ("sklearn", "state_dict", "onnx_export", "compat", "draw", "explore"):
+    if second in ("sklearn", "state_dict", "onnx_export", "compat", "draw", "explore", "mpi"):
         return "bridges"
     if second == "__main__":
         return "cli"

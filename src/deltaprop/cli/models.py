@@ -97,7 +97,7 @@ def recorded_data_source(extra, given, source) -> str:
     if spec in BUILTIN_SOURCES:
         return spec
     kind = spec.partition(":")[0]
-    if kind in ("csv", "mnist"):
+    if kind in ("csv", "mnist", "npy"):
         raise DeltapropError(f"{source} was trained on data read from a path, {short(spec)}; deltaprop "
                              "reads a path recorded in a file only when you name it: pass --data explicitly")
     raise DeltapropError(f"{source} records an unknown data source {short(spec)} (a damaged or foreign "

@@ -167,7 +167,8 @@ def network_options(parser, sizes_default=None, sizes_help="layer sizes, input f
 
 
 def data_help(default) -> str:
-    return (f"data source: digits, mnist:DIR, csv:PATH[:LABEL_COLUMN], xor, spirals or sine (default {default}); "
+    return (f"data source: digits, mnist:DIR, csv:PATH[:LABEL_COLUMN], npy:X.npy,y.npy[,X_test.npy,y_test.npy] "
+            f"(memmapped; without test files the last 25%% of rows test), xor, spirals or sine (default {default}); "
             "mnist alone reads the download cache")
 
 

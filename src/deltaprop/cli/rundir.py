@@ -71,25 +71,31 @@ class RunDirectory:
     ``path`` is checked at once (:func:`check_out`); entering takes the lock and clears what dead
     runs left behind; the lock is released (and the directory removed again if the lock created
     it and nothing was written) on exit.
+
+    ``writes=False`` is the directory as the ranks of a data-parallel run other than rank 0 see
+    it: they take no lock, write nothing and print nothing (rank 0 does all of that).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, writes=True):
         from ..files.lock import DirectoryLock
 
         self.path = check_out(path)
         self.checkpoint, self.every = None, None
-        self._lock = DirectoryLock(self.path)
+        self.writes = writes
+        self._lock = DirectoryLock(self.path) if writes else None
         self._checkpoint_lock = None
 
     def __enter__(self):
-        self._lock.acquire()  # a second run on the same --out is refused here, before any work
-        self._remove_leftovers()
+        if self._lock is not None:
+            self._lock.acquire()  # a second run on the same --out is refused here, before any work
+            self._remove_leftovers()
         return self
 
     def __exit__(self, *exc_info) -> None:
         if self._checkpoint_lock is not None:
             self._checkpoint_lock.release()
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def _remove_leftovers(self) -> None:
         """Temporaries and staging directories of runs whose process is gone."""
@@ -127,7 +133,7 @@ class RunDirectory:
             raise DeltapropError(f"{path} holds the checkpoint of an earlier run, which could be continued: continue "
                                  f"it with --resume {path}, or start a new run over it with --overwrite")
         directory = os.path.dirname(os.path.abspath(path))
-        if not _same_path(directory, self.path) and os.path.isdir(directory):
+        if self.writes and not _same_path(directory, self.path) and os.path.isdir(directory):
             from ..files.lock import DirectoryLock
 
             self._checkpoint_lock = DirectoryLock(directory, option="--checkpoint").acquire()
@@ -147,6 +153,8 @@ class RunDirectory:
         from ..files.history import history_table, save_history
         from ..files.model import save
 
+        if not self.writes:
+            return []
         meta = {"data": data.name, "task": data.task, "n_classes": data.n_classes, "epochs": len(history.epoch),
                 "batch_size": config["batch_size"], "eta": config["eta"], "lmbda": config["lmbda"],
                 "seed": config["seed"], "init": config["init"], "optimizer": config.get("optimizer") or "sgd",
@@ -214,6 +222,8 @@ class RunDirectory:
     def finish(self, net, history, data, config, accuracy, initial=None, plots=True) -> list:
         """Everything a finished run leaves: the model, the history, the PNGs (unless ``plots`` is false,
         ``--no-plots``) and the checkpoint, if kept. ``initial``: the diagnostics before training (epoch 0)."""
+        if not self.writes:
+            return []
         written = self.write(net, history, data, config, accuracy, initial=initial, plots=plots)
         if self.every:
             written.append(self.checkpoint)
@@ -227,6 +237,8 @@ class RunDirectory:
         ``stop`` is the :class:`~deltaprop.train.run.TrainingInterrupted` fit raised; the message
         is worded from its fields. Returns the exit status, 128 + the signal's number.
         """
+        if not self.writes:
+            return 128 + (signum or signal.SIGINT)
         written = self.write(net, stop.history, data, config, None, plots=False, initial=initial,  # quick
                              interrupted_at={"epoch": stop.epoch, "batch": stop.batch})
         saved = f"wrote {stop.checkpoint} and the model so far" if stop.checkpoint else "wrote the model so far"

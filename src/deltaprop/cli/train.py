@@ -5,6 +5,12 @@ from :data:`RUN_DEFAULTS`; ``--resume`` takes them from the configuration the ch
 recorded, and refuses an option given with another value. The options a checkpoint records
 (:data:`RUN_OPTIONS`) default to None in argparse, so "given on the command line" is
 ``is not None``. The ``--out`` directory, its lock and its files are :mod:`deltaprop.cli.rundir`'s.
+
+``mpiexec -n K deltaprop train --mpi ...`` runs the same command on K ranks, training
+data-parallel (``fit(comm=...)``, :mod:`deltaprop.train.parallel`). Every rank loads the data
+(a memmapped ``npy:`` source is then read only where each rank's shares lie); rank 0 alone holds
+``--out``, prints and writes. A failure before training on any rank ends every rank with one
+line from rank 0 and exit status 2; during training, fit aborts the job.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import sys
 
 from ..errors import DeltapropError, DivergenceError
 from ..train.checkpoint import batches_per_epoch
+from ..train.parallel import ranks_of
 from ..train.run import DeferredInterrupt, TrainingInterrupted
 from .models import recorded_data_source
 from .options import (
@@ -142,6 +149,9 @@ def add_parser(subparsers) -> None:
                        help="continue the run saved in checkpoint PATH, with its settings (--epochs may raise the total)")
     train.add_argument("--overwrite", action="store_true",
                        help="start a new run even where the checkpoint it would write already holds an earlier run")
+    train.add_argument("--mpi", action="store_true",
+                       help="train data-parallel on the ranks of mpiexec: mpiexec -n K deltaprop train --mpi ... "
+                            "(needs mpi4py: pip install 'deltaprop[mpi]'); rank 0 prints and writes")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     train.set_defaults(run=run)
@@ -169,6 +179,7 @@ def _load_data(spec, dtype, args):
 def _resolve_network(args, data) -> dict:
     """Fill the unset options of ``train`` from the preset of the data source; check --layers."""
     kind = data.name.partition(":")[0]
+    kind = "csv" if kind == "npy" else kind  # files of the user's: the same presets
     if getattr(args, "preset", "default") == "nielsen" and data.is_classification:
         kind = "nielsen"
     kind = "csv-regression" if kind == "csv" and not data.is_classification else kind
@@ -364,14 +375,48 @@ def run(args) -> int:
     lets the batch in progress finish, then the checkpoint and the model so far are saved (or,
     after the last epoch, everything), and the exit status is 128 + the signal's number; a
     second one says the run is being saved; a third aborts, leaving the earlier files intact.
+
+    With ``--mpi``, every rank of ``mpiexec`` runs this; rank 0 alone takes the lock, prints and writes.
     """
     missing = missing_extras(args)
     if missing:  # found before any work: not after training, as a traceback
         print(missing, file=sys.stderr)
         return EXIT_USAGE
+    ranks = None
+    if getattr(args, "mpi", False):
+        from ..mpi import world
+
+        ranks = ranks_of(world())  # None for a world of one (mpiexec -n 1): trained as usual
     with DeferredInterrupt((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), patient=True,
-                           notice=_saving_notice) as guard, RunDirectory(args.out) as out:
-        return _train(args, out, guard)
+                           notice=_saving_notice) as guard:
+        if ranks is None:
+            with RunDirectory(args.out) as out:
+                return _train(args, out, guard)
+        out = RunDirectory(args.out, writes=ranks.rank == 0)
+        try:
+            return _train_on_ranks(args, out, ranks, guard)
+        except (DeltapropError, OSError):
+            if ranks.rank != 0:
+                return EXIT_USAGE  # rank 0 says what went wrong, once
+            raise
+
+
+def _train_on_ranks(args, out, ranks, guard) -> int:
+    """Every rank sets up (rank 0 takes the lock); any rank's failure stops every rank before training."""
+    prepared = error = None
+    entered = False
+    try:
+        out.__enter__()
+        entered = True
+        prepared = _prepare(args, out)
+    except Exception as failure:  # noqa: BLE001 -- every rank hears of it, then each raises
+        error = failure
+    try:
+        ranks.agree(error)  # collective: a rank that failed must not leave the others waiting in fit
+        return _train(args, out, guard, prepared, ranks)
+    finally:
+        if entered:
+            out.__exit__(None, None, None)
 
 
 def _setup(args):
@@ -409,27 +454,26 @@ def _setup(args):
     return net, data, config, state
 
 
-def _train(args, out: RunDirectory, guard) -> int:
+def _ranks_line(ranks) -> str:
+    """Collective: ``, data-parallel on K MPI ranks (pids ...)``, so that a launcher's report of a dead pid names a rank."""
+    import os
+
+    pids = [0] * ranks.size
+    pids[ranks.rank] = os.getpid()
+    pids = [int(pid) for pid in ranks.reduce(pids)]
+    return f", data-parallel on {ranks.size} MPI ranks (pids {' '.join(map(str, pids))} for ranks 0 to {ranks.size - 1})"
+
+
+def _prepare(args, out: RunDirectory) -> dict:
+    """Everything before training that can fail: the checkpoint plan, the network, the data, the callbacks."""
     if args.resume is not None and not args.resume:
         raise DeltapropError("--resume is empty; give the checkpoint to continue, e.g. runs/latest/checkpoint.npz")
     checkpoint, every = out.plan_checkpoints(args.checkpoint, args.resume, args.checkpoint_every, args.overwrite)
     net, data, config, state = _setup(args)
-    if guard.pending:
-        print(f"deltaprop train: interrupted by {signal_name(guard.signum)} before training started; nothing was "
-              "written", file=sys.stderr)
-        return 128 + guard.signum
     X_fit, y_fit, X_val, y_val = validation_split(data, config["validation_split"], config["seed"])
-    if not args.quiet:
-        resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
-        held = f", {len(X_val)} of them held out for validation" if X_val is not None else ""
-        inputs = ", standardised inputs" if net.input_mean is not None else ""
-        print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
-              f"{config['optimizer'] or 'sgd'} eta {config['eta']:g}, batch {config['batch_size']}, {config['epochs']} "
-              f"epochs{inputs}, on {data.name} ({len(data.X_train)} train{held}, {len(data.X_test)} test examples)"
-              f"{resuming}", flush=True)
-    callbacks = _callbacks(args, config["epochs"], config["batch_size"], X_fit, y_fit)
-    initial = _initial_diagnostics(args, net, state, X_fit, y_fit)
-    metadata = {"config": config} if initial is None else {"config": config, "initial": initial}
+    # progress bars and diagnostics are rank 0's; early stopping decides (and restores) on every rank alike
+    callbacks = _callbacks(args, config["epochs"], config["batch_size"], X_fit, y_fit) if out.writes else []
+    initial = _initial_diagnostics(args, net, state, X_fit, y_fit) if out.writes else None
     if args.early_stopping:
         if X_val is None:
             raise DeltapropError(f"--early-stopping {args.early_stopping} watches the validation cost; give a "
@@ -438,26 +482,55 @@ def _train(args, out: RunDirectory, guard) -> int:
 
         callbacks.append(EarlyStopping(monitor="val_cost", patience=args.early_stopping, restore_best_weights=True))
     optimizer = make_optimizer(config["optimizer"], config["eta"]) if state is None and config["optimizer"] else None
+    return dict(net=net, data=data, config=config, state=state, checkpoint=checkpoint, every=every, X_fit=X_fit,
+                y_fit=y_fit, X_val=X_val, y_val=y_val, callbacks=callbacks, initial=initial, optimizer=optimizer)
+
+
+def _train(args, out: RunDirectory, guard, prepared=None, ranks=None) -> int:
+    p = prepared or _prepare(args, out)
+    net, data, config, state = p["net"], p["data"], p["config"], p["state"]
+    X_fit, y_fit, X_val, y_val, callbacks, initial = p["X_fit"], p["y_fit"], p["X_val"], p["y_val"], p["callbacks"], \
+        p["initial"]
+    if ranks is None and guard.pending:
+        print(f"deltaprop train: interrupted by {signal_name(guard.signum)} before training started; nothing was "
+              "written", file=sys.stderr)
+        return 128 + guard.signum
+    on_ranks = _ranks_line(ranks) if ranks is not None else ""
+    if not args.quiet and out.writes:
+        resuming = f", resuming {args.resume} at epoch {state.epoch + 1}" if state is not None else ""
+        held = f", {len(X_val)} of them held out for validation" if X_val is not None else ""
+        inputs = ", standardised inputs" if net.input_mean is not None else ""
+        print(f"training {config['sizes']} {config['activation']}/{net.output_activation.name}, cost {net.cost_function.name}, "
+              f"{config['optimizer'] or 'sgd'} eta {config['eta']:g}, batch {config['batch_size']}, {config['epochs']} "
+              f"epochs{inputs}, on {data.name} ({len(data.X_train)} train{held}, {len(data.X_test)} test examples)"
+              f"{resuming}{on_ranks}", flush=True)
+    metadata = {"config": config} if initial is None else {"config": config, "initial": initial}
     try:  # the test set is not seen until training is over
         history = net.fit(X_fit, y_fit, epochs=config["epochs"], batch_size=config["batch_size"],
-                          eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"], optimizer=optimizer,
+                          eta=config["eta"], lmbda=config["lmbda"], seed=config["seed"], optimizer=p["optimizer"],
                           validation_data=None if X_val is None else (X_val, y_val), callbacks=callbacks,
-                          max_grad_norm=config["max_grad_norm"], checkpoint=checkpoint, checkpoint_every=every,
-                          resume=state, checkpoint_metadata=metadata)
+                          max_grad_norm=config["max_grad_norm"], checkpoint=p["checkpoint"],
+                          checkpoint_every=p["every"], resume=state, checkpoint_metadata=metadata,
+                          comm=ranks.comm if ranks is not None else None)
     except TrainingInterrupted as stop:
         _close_progress(callbacks)
         return out.interrupted(stop, net, data, config, guard.signum, initial=initial)
     except DivergenceError as error:
         _close_progress(callbacks)
+        if not out.writes:
+            return EXIT_USAGE
         raise out.diverged(error) from None
+    if not out.writes:
+        return EXIT_OK
 
+    # rank 0 alone (every rank holds the same weights): the test set, not seen until training is over
+    accuracy = net.evaluate(data.X_test, data.y_test) if data.is_classification else None
+    test_cost = None if data.is_classification else net.cost(data.X_test, data.y_test)
     if data.is_classification:
-        accuracy = net.evaluate(data.X_test, data.y_test)
         final = (f"test accuracy: {accuracy:.4f} ({round(accuracy * len(data.X_test))}/{len(data.X_test)} "
                  f"test examples of {data.name})")
     else:
-        accuracy = None
-        final = f"test cost: {net.cost(data.X_test, data.y_test):.6g} ({len(data.X_test)} test examples of {data.name})"
+        final = f"test cost: {test_cost:.6g} ({len(data.X_test)} test examples of {data.name})"
     warning = health_warning(net, history, data, config, X_fit, accuracy)
     written = out.finish(net, history, data, config, accuracy, initial=initial, plots=not args.no_plots)
     if not args.quiet:

@@ -42,19 +42,23 @@ def _finite_in(block, dtype) -> bool:
         return bool(np.isfinite(block.astype(dtype)).all())
 
 
-def all_finite(array, dtype=None) -> bool:
+def all_finite(array, dtype=None, rows=None) -> bool:
     """True if ``array`` holds no NaN or infinity, also once cast to ``dtype`` if given (1e39 is
     finite in float64 and infinite in float32); scans in blocks so a memmap is never copied whole.
 
-    A whole-file memmap is read with positioned reads (:mod:`deltaprop.core.rows`), so the scan
-    leaves none of the file resident in the process.
+    A memmap of a file is read with positioned reads (:mod:`deltaprop.core.rows`), so the scan
+    leaves none of the file resident in the process. ``rows`` (a ``slice(start, stop)``) limits
+    the scan to those rows: each process of a data-parallel run checks its own part.
     """
     dtype = None if dtype is None else np.dtype(dtype)
-    rows = open_rows(array)
-    if rows is not None:
-        with rows:
+    reader = open_rows(array)
+    if reader is not None:
+        first, end = (0, None) if rows is None else (rows.start or 0, rows.stop)
+        with reader:
             per_block = max(1, (1 << 16) // max(1, array.shape[1]))  # 64 Ki elements a read
-            return all(_finite_in(block, dtype) for block in rows.blocks(per_block))
+            return all(_finite_in(block, dtype) for block in reader.blocks(per_block, first, end))
+    if rows is not None:
+        array = array[rows]
     flat = array.reshape(-1) if array.flags.c_contiguous else None
     if flat is None or flat.size <= _BLOCK:
         return _finite_in(array, dtype)
@@ -85,14 +89,29 @@ def _first_not_finite(array, dtype=None):
     return index, array[index]
 
 
-def _non_finite_error(array, dtype, name, advice=""):
+def _non_finite_error(array, dtype, name, advice="", rows=None):
     """The NonFiniteError for ``array``, which holds a value that is not finite once in ``dtype``: NaN or
-    infinity in the array itself, or a finite value beyond ``dtype``'s range (1e39 in float32)."""
-    found = _first_not_finite(array)
+    infinity in the array itself, or a finite value beyond ``dtype``'s range (1e39 in float32).
+
+    ``rows`` (a slice): the value was found in those rows; indices are still given in ``array``'s."""
+    first = 0
+    if rows is not None:
+        first = rows.start or 0
+        array = array[rows]
+        advice = f" (in rows {first} to {rows.stop - 1}){advice}" if rows.stop is not None else advice
+
+    def find(part, dtype=None):  # the first bad entry, its row counted in the whole array
+        found = _first_not_finite(part, dtype)
+        if found is None or not first:
+            return found
+        index, value = found
+        return (index[0] + first, *index[1:]), value
+
+    found = find(array)
     if found is not None:
         index, value = found
         return NonFiniteError(f"{name} holds NaN or infinity ({name}[{', '.join(map(str, index))}] is {value}){advice}")
-    found = _first_not_finite(array, dtype)
+    found = find(array, dtype)
     if found is None:  # not reached: the caller found one
         return NonFiniteError(f"{name} holds values that are not finite in {dtype.name}{advice}")
     index, value = found
@@ -108,10 +127,11 @@ def _numeric(value, name):
     return array
 
 
-def as_inputs(X, n_in: int, dtype, name: str = "X") -> np.ndarray:
+def as_inputs(X, n_in: int, dtype, name: str = "X", rows=None) -> np.ndarray:
     """Return ``X`` as an ``(m, n_in)`` array of ``dtype`` with ``m >= 1`` and finite entries.
 
-    An array already of that dtype is returned as it is (a memmap stays a memmap).
+    An array already of that dtype is returned as it is (a memmap stays a memmap). ``rows`` (a
+    slice) limits the check for NaN and infinity to those rows (a data-parallel run's share).
     """
     array, dtype = _numeric(X, name), np.dtype(dtype)
     if array.ndim != 2:
@@ -121,13 +141,13 @@ def as_inputs(X, n_in: int, dtype, name: str = "X") -> np.ndarray:
     if array.shape[1] != n_in:
         raise ShapeError(f"{name} has {array.shape[1]} features per example (shape {array.shape}) but the network's first layer takes {n_in}")
     if array.dtype == dtype or isinstance(array, np.memmap):  # kept as it is: a memmap is converted batch by batch
-        if array.dtype.kind == "f" and not all_finite(array, dtype):
-            raise _non_finite_error(array, dtype, name, "; clean or impute the data first")
+        if array.dtype.kind == "f" and not all_finite(array, dtype, rows):
+            raise _non_finite_error(array, dtype, name, "; clean or impute the data first", rows)
         return array
     with np.errstate(over="ignore", invalid="ignore"):
         cast = array.astype(dtype)
-    if array.dtype.kind == "f" and not all_finite(cast):  # checked after the cast: 1e39 is infinite in float32
-        raise _non_finite_error(array, dtype, name, "; clean or impute the data first")
+    if array.dtype.kind == "f" and not all_finite(cast, rows=rows):  # checked after the cast: 1e39 is infinite in float32
+        raise _non_finite_error(array, dtype, name, "; clean or impute the data first", rows)
     return cast
 
 

@@ -190,8 +190,8 @@ class Network:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def _inputs(self, X, name="X"):
-        x = as_inputs(X, self.sizes[0], self.dtype, name)
+    def _inputs(self, X, name="X", rows=None):
+        x = as_inputs(X, self.sizes[0], self.dtype, name, rows)
         if self.input_mean is None:
             return x
         return (x - self.input_mean) / self.input_scale  # a fresh array: the caller's X is never changed
@@ -348,7 +348,7 @@ class Network:
 
     def fit(self, X, Y, epochs=1, batch_size=10, eta=0.1, lmbda=0.0, validation_data=None,
             shuffle=True, seed=None, callbacks=None, optimizer=None, checkpoint=None, checkpoint_every="epoch",
-            resume=None, max_grad_norm=None, checkpoint_metadata=None, verbose=0, validation_split=None):
+            resume=None, max_grad_norm=None, checkpoint_metadata=None, verbose=0, validation_split=None, comm=None):
         """Train by mini-batch stochastic gradient descent; return a :class:`~deltaprop.History`.
 
         Each epoch shuffles the training set, cuts it into batches of ``batch_size`` and, for
@@ -400,6 +400,17 @@ class Network:
             Hold out this fraction of ``X``, ``Y`` (in (0, 1)) as ``validation_data``, stratified by
             class for a classifier (a fixed split of each class's last rows, as Keras takes the last
             rows), and train on the rest. Not with ``validation_data`` or ``resume``.
+=======
+        comm : mpi4py communicator, optional
+            Train data-parallel over its K ranks (run the script with ``mpiexec -n K``; every rank
+            calls ``fit`` with the same arguments): each batch of ``batch_size`` is shared out,
+            each rank backpropagates its share, and one ``Allreduce`` per step sums the gradients,
+            so the weights equal a single process's to float rounding. Rank 0's weights are the
+            starting point; only rank 0 writes the checkpoint; validation is shared out and every
+            rank returns the same history. Callbacks run on every rank with the same logs: give
+            those that write files or print to rank 0 only. An exception on one rank during
+            training ends the whole job (``comm.Abort``) with a message naming the rank. See
+            :mod:`deltaprop.train.parallel`.
 
         Returns
         -------
@@ -425,7 +436,7 @@ class Network:
                    validation_data=validation_data, shuffle=shuffle, seed=seed, callbacks=callbacks,
                    optimizer=optimizer, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
                    max_grad_norm=max_grad_norm, checkpoint_metadata=checkpoint_metadata, store=STORE, verbose=verbose,
-                   validation_split=validation_split)
+                   validation_split=validation_split, comm=comm)
 
     # -- files ---------------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ epoch over a 2 GB file ends with all 2 GB resident. :class:`RowReader` copies ju
 batch needs into a buffer with ``os.preadv``; the file's pages then stay in the kernel's page
 cache, outside the process.
 
-Used for a whole-file memmap, as ``np.load(path, mmap_mode="r")`` gives, whatever its dtype: rows
-are read in the file's dtype and converted batch by batch into the caller's buffer (a float64
-file feeding a float32 network never has more than one batch of float64 in memory). Any other
-array (a view of a memmap included) is read as usual.
+Used for a whole-file memmap, as ``np.load(path, mmap_mode="r")`` gives, whatever its dtype, and
+for a block of its rows (``x[a:b]``: the held-out tail of a file, one rank's part): rows are read
+in the file's dtype and converted batch by batch into the caller's buffer (a float64 file feeding
+a float32 network never has more than one batch of float64 in memory). Any other array (a
+transpose, a strided view) is read as usual.
 
 Reading through a mapping of a file that has since been truncated kills the process with
 ``SIGBUS``; a positioned read just returns fewer bytes, which :class:`RowReader` reports as a
@@ -28,16 +29,33 @@ from ..errors import DataError
 __all__ = ["RowReader", "in_memory", "open_rows"]
 
 
+def _mapping_root(array):
+    """The memmap that owns the ``mmap.mmap`` under ``array`` (``array`` itself for a whole file), or None."""
+    root = array
+    while isinstance(root, np.memmap) and not isinstance(root.base, mmap.mmap):
+        root = root.base
+    return root if isinstance(root, np.memmap) else None
+
+
 def open_rows(array):
-    """A :class:`RowReader` over ``array`` if it is a whole 2-D C-ordered memmap of a file that can still
-    be opened by its name, else None (a deleted file is read through its mapping, as any array)."""
-    if (isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename
-            and array.ndim == 2 and array.flags.c_contiguous and hasattr(os, "preadv")):
-        try:
-            return RowReader(array)
-        except OSError:
-            return None
-    return None
+    """A :class:`RowReader` over ``array`` if it is a 2-D C-ordered memmap of a file, or a block of
+    consecutive rows of one, whose file can still be opened by its name, else None (a deleted file
+    is read through its mapping, as any array)."""
+    if not (isinstance(array, np.memmap) and array.filename and array.ndim == 2 and array.flags.c_contiguous
+            and hasattr(os, "preadv")):
+        return None
+    root = _mapping_root(array)
+    if root is None or root.ndim != 2 or not root.flags.c_contiguous or root.shape[1] != array.shape[1] \
+            or root.dtype != array.dtype:
+        return None
+    # a block of rows starts this many bytes into the root's data, which start at root.offset in the file
+    start = array.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if start % (array.shape[1] * array.dtype.itemsize or 1):
+        return None
+    try:
+        return RowReader(array, root.offset + start)
+    except OSError:
+        return None
 
 
 def in_memory(array):
@@ -53,9 +71,10 @@ def in_memory(array):
 class RowReader:
     """Reads rows of the ``(n, k)`` array stored in a file at ``offset`` (C order, no padding)."""
 
-    def __init__(self, array: np.memmap):
+    def __init__(self, array: np.memmap, offset=None):
         self.shape, self.dtype = array.shape, array.dtype
-        self.offset = array.offset  # where the data start in the file (after the .npy header)
+        # where row 0 starts in the file (after the .npy header; further on for a block of rows)
+        self.offset = array.offset if offset is None else offset
         self.row_bytes = array.shape[1] * array.dtype.itemsize
         self.filename = os.fspath(array.filename)
         self._scratch = {}  # rows in the file's dtype, per batch size, when the caller's buffer differs
@@ -110,11 +129,12 @@ class RowReader:
             self._read(flat[j * row_bytes : (j + 1) * row_bytes], self.offset + i * row_bytes)
         return out
 
-    def blocks(self, rows_per_block: int):
-        """Yield the array in consecutive blocks of rows (a reused buffer), for a scan."""
-        buffer = np.empty((rows_per_block, self.shape[1]), self.dtype)
-        for start in range(0, self.shape[0], rows_per_block):
-            stop = min(start + rows_per_block, self.shape[0])
+    def blocks(self, rows_per_block: int, first: int = 0, end=None):
+        """Yield rows ``first`` to ``end`` (default: all) in consecutive blocks (a reused buffer), for a scan."""
+        end = self.shape[0] if end is None else min(end, self.shape[0])
+        buffer = np.empty((max(1, min(rows_per_block, end - first)), self.shape[1]), self.dtype)
+        for start in range(first, end, rows_per_block):
+            stop = min(start + rows_per_block, end)
             yield self.read(slice(start, stop), buffer[: stop - start])
 
     def close(self) -> None:

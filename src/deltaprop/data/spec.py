@@ -7,6 +7,8 @@ spec               data
 ``mnist:DIR``      MNIST IDX files in DIR (``mnist`` alone: the download cache)
 ``csv:PATH``       a CSV file with a header; the column ``label`` holds the labels
 ``csv:PATH:COL``   the same, labels in column COL
+``npy:X,y``        ``.npy`` files of inputs and labels, memmapped; the last 25% test
+``npy:X,y,Xt,yt``  the same with a test set of its own (:mod:`deltaprop.data.npyfile`)
 ``xor``            400 points of the xor problem (2 classes)
 ``spirals``        400 points on two interleaved spirals (2 classes)
 ``sine``           400 noisy samples of ``sin(x)`` (regression)
@@ -30,11 +32,12 @@ from .csvfile import DEFAULT_LABEL, load_csv
 from .digits import load_digits
 from .download import default_cache_dir
 from .mnist import MNIST_MIRROR, download_mnist, mnist_split
+from .npyfile import load_npy
 
 __all__ = ["SOURCES", "DataSpec", "Dataset", "load_dataset", "parse_data_spec", "train_test_split"]
 
-SOURCES = ("digits", "mnist", "csv", "xor", "spirals", "sine")
-SPEC_HELP = "digits, mnist:DIR, csv:PATH[:label], xor, spirals or sine"
+SOURCES = ("digits", "mnist", "csv", "npy", "xor", "spirals", "sine")
+SPEC_HELP = "digits, mnist:DIR, csv:PATH[:label], npy:X.npy,y.npy[,X_test.npy,y_test.npy], xor, spirals or sine"
 TEST_FRACTION = 0.25
 SPLIT_SEED = 0
 
@@ -52,7 +55,8 @@ class DataSpec:
 
 
 def parse_data_spec(text) -> DataSpec:
-    """Parse ``digits``, ``mnist[:DIR]``, ``csv:PATH[:label]``, ``xor``, ``spirals`` or ``sine``.
+    """Parse ``digits``, ``mnist[:DIR]``, ``csv:PATH[:label]``, ``npy:X,y[,X_test,y_test]``, ``xor``, ``spirals``
+    or ``sine``.
 
     In ``csv:PATH:label`` the label part is the text after the last colon, unless the whole of
     ``PATH:label`` names an existing file.
@@ -76,6 +80,11 @@ def parse_data_spec(text) -> DataSpec:
         return DataSpec("csv", rest, DEFAULT_LABEL)
     if kind == "mnist":
         return DataSpec("mnist", rest or None)
+    if kind == "npy":
+        if len(rest.split(",")) not in (2, 4) or not all(rest.split(",")):
+            raise DataError(f"data source {text!r} needs two files, npy:X.npy,y.npy, or four, "
+                            "npy:X.npy,y.npy,X_test.npy,y_test.npy")
+        return DataSpec("npy", rest)
     if rest:
         raise DataError(f"data source {text!r}: {kind} takes no argument after ':'")
     return DataSpec(kind)
@@ -178,6 +187,14 @@ def load_dataset(spec, dtype=np.float32, download: bool = False, mirror: str = M
         if y.ndim == 1:
             return _classification(name, X, y)
         return Dataset(name, *train_test_split(X, y, stratify=False), task="regression")
+    if spec.kind == "npy":
+        X_train, y_train, X_test, y_test = load_npy(spec.path, dtype)
+        if y_train.ndim == 1:
+            n_classes = int(max(y_train.max(), y_test.max())) + 1
+            if n_classes < 2:
+                raise DataError(f"data source {name!r} has a single class (0); a classifier needs at least 2")
+            return Dataset(name, X_train, y_train, X_test, y_test, "classification", n_classes=n_classes)
+        return Dataset(name, X_train, y_train.astype(dtype), X_test, y_test.astype(dtype), "regression")
     if spec.kind == "sine":
         X, y = synthetic.sine(seed=SPLIT_SEED, dtype=dtype)
         return Dataset(name, *train_test_split(X, y, stratify=False), task="regression")

@@ -127,8 +127,12 @@ def clip_gradients(scaled_w, scaled_b, max_norm: float, gradient_scale: float) -
     return norm
 
 
-def check_checkpoint_options(checkpoint, checkpoint_every, store):
-    """``(path or None, "epoch" | k | None)``, or a DeltapropError naming the bad argument."""
+def check_checkpoint_options(checkpoint, checkpoint_every, store, check_directory=True):
+    """``(path or None, "epoch" | k | None)``, or a DeltapropError naming the bad argument.
+
+    ``check_directory=False`` leaves out the checks of the path's directory (a rank that does
+    not write checkpoints).
+    """
     if checkpoint_every not in (None, "epoch") and not is_count(checkpoint_every, minimum=1):
         raise DeltapropError(f"checkpoint_every={checkpoint_every!r} must be 'epoch', a positive number of batches, "
                              "or None (only when interrupted)")
@@ -140,9 +144,9 @@ def check_checkpoint_options(checkpoint, checkpoint_every, store):
         raise DeltapropError("checkpoint= needs a checkpoint store: train with Network.fit, which writes checkpoint files")
     checkpoint = os.fspath(checkpoint)
     directory = os.path.dirname(os.path.abspath(checkpoint))
-    if not os.path.isdir(directory):
+    if check_directory and not os.path.isdir(directory):
         raise DeltapropError(f"checkpoint={checkpoint!r}: the directory {directory} does not exist")
-    if os.path.isdir(checkpoint):
+    if check_directory and os.path.isdir(checkpoint):
         raise DeltapropError(f"checkpoint={checkpoint!r} is a directory; give a file path such as run/checkpoint.npz")
     return checkpoint, checkpoint_every if checkpoint_every in (None, "epoch") else int(checkpoint_every)
 
@@ -184,15 +188,17 @@ class Run:
     ``epoch`` and ``batch`` are the position (``batch`` batches of ``epoch`` done), ``step`` the
     optimiser steps taken in all, ``epoch_cost`` the sum of ``C_x`` over this epoch's batches so
     far; ``epoch_rng`` is the generator as it was before this epoch's permutation, and
-    ``finite`` the last state known to be finite.
+    ``finite`` the last state known to be finite. With ``writes=False`` (every rank of a
+    data-parallel run but rank 0), :meth:`save` does all but write the file.
     """
 
     def __init__(self, net, optimizer, rng, history, settings, position, checkpoint, checkpoint_every, metadata,
-                 store=None):
+                 store=None, writes=True):
         self.net, self.optimizer, self.rng, self.history, self.settings = net, optimizer, rng, history, settings
         self.epoch, self.batch, self.step, self.epoch_cost = position
         self.checkpoint, self.checkpoint_every, self.metadata = checkpoint, checkpoint_every, metadata or {}
         self.store = store
+        self.writes = writes  # False on the ranks of a data-parallel run other than rank 0
         self.every = checkpoint_every if isinstance(checkpoint_every, int) and checkpoint is not None else 0
         self.n_batches = batches_per_epoch(settings["n"], settings["batch_size"])
         self.epoch_rng = self.finite = None
@@ -215,8 +221,9 @@ class Run:
             epoch, batch, rng, epoch_cost = self.epoch + 1, 0, self.rng, 0.0
         else:
             epoch, batch, rng, epoch_cost = self.epoch, self.batch, self.epoch_rng, self.epoch_cost
-        self.store.save(self.checkpoint, Checkpoint(self.net, self.optimizer, rng, epoch, batch, self.step, epoch_cost,
-                                                    self.history, self.settings, self.metadata))
+        if self.writes:
+            self.store.save(self.checkpoint, Checkpoint(self.net, self.optimizer, rng, epoch, batch, self.step,
+                                                        epoch_cost, self.history, self.settings, self.metadata))
         self.finite = _FiniteState(self.net, self.optimizer, f"the checkpoint at epoch {epoch + 1}, batch {batch}")
 
     def diverge(self, batch, quantity, value):
