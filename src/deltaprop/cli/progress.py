@@ -13,35 +13,14 @@ from __future__ import annotations
 
 import sys
 
-from ..train.callbacks import Callback
+from ..train.callbacks import (  # the one epoch line, shared with fit(verbose=1)
+    _SHOWN,
+    Callback,
+    EpochLog,
+    epoch_summary,
+)
 
 __all__ = ["EpochLog", "ProgressBar", "epoch_summary"]
-
-_SHOWN = ("cost", "val_cost", "val_accuracy")
-
-
-def epoch_summary(epoch: int, epochs: int, logs: dict) -> str:
-    """One line for the end of an epoch (counted from 0, printed from 1).
-
-    >>> epoch_summary(2, 30, {"cost": 0.04123, "val_accuracy": 0.95111, "grad_norm[0]": 1.0})
-    'epoch  3/30  cost 0.04123  val_accuracy 0.9511'
-    """
-    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}"]
-    for key in _SHOWN:
-        if key in logs:
-            parts.append(f"{key} {logs[key]:.4f}" if key.endswith("accuracy") else f"{key} {logs[key]:.4g}")
-    return "  ".join(parts)
-
-
-class EpochLog(Callback):
-    """Print :func:`epoch_summary` after every epoch (to ``file``, default standard output)."""
-
-    def __init__(self, epochs: int, file=None):
-        self.epochs, self.file = epochs, file
-
-    def on_epoch_end(self, epoch, logs=None):
-        print(epoch_summary(epoch, self.epochs, logs or {}), file=self.file or sys.stdout, flush=True)
-
 
 class ProgressBar(Callback):
     """A tqdm bar over all the batches of a run, with the running cost and the last test accuracy.
