@@ -194,15 +194,22 @@ def test_dead_relus_are_named():
     assert "dead" in line and "--eta 0.01" in line and "\n" not in line
 
 
-def test_missing_matplotlib_is_found_before_training(tmp_path):
-    result = run("train", "--epochs", "1", "--out", "r", cwd=tmp_path, hide="matplotlib")
+def test_missing_pillow_is_found_before_training(tmp_path):
+    result = run("train", "--epochs", "1", "--out", "r", cwd=tmp_path, hide="PIL")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "matplotlib" in lines[0] and 'pip install "deltaprop[cli]"' in lines[0], result.stderr
+    assert len(lines) == 1 and "Pillow" in lines[0] and 'pip install "deltaprop[cli]"' in lines[0], result.stderr
     assert "--no-plots" in lines[0] and not (tmp_path / "r").exists() and result.stdout == ""
 
 
-def test_no_plots_runs_without_matplotlib(tmp_path):
-    result = run("train", "--epochs", "1", "--no-plots", "--no-progress", "--out", "r", cwd=tmp_path, hide="matplotlib")
+def test_the_learning_curve_needs_no_matplotlib(tmp_path):
+    # matplotlib costs a second to import: the default run draws its PNG with Pillow alone.
+    result = run("train", "--epochs", "2", "--no-progress", "--out", "r", cwd=tmp_path, hide="matplotlib")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r" / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_plots_runs_without_pillow(tmp_path):
+    result = run("train", "--epochs", "1", "--no-plots", "--no-progress", "--out", "r", cwd=tmp_path, hide="PIL")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path / "r")) == ["history.csv", "model.npz"]

@@ -1,8 +1,8 @@
 """Plots of training: learning curves, gradient norms and saturation per layer, confusion matrices.
 
-Every function draws with matplotlib's Agg renderer on a :class:`matplotlib.figure.Figure` of its
-own (no pyplot, no display, no global state) and writes a PNG atomically: to a temporary file
-beside ``path``, renamed into place once complete.
+Every function draws with :mod:`deltaprop.cli.chart` (Pillow, no matplotlib: the learning curve of a
+run costs tens of milliseconds, not the second or two matplotlib takes to import and lay out) and
+writes a PNG atomically: to a temporary file beside ``path``, renamed into place once complete.
 
 ``history`` arguments accept a :class:`~deltaprop.History`, its ``.history`` dict, or the dict
 :func:`deltaprop.files.history.load_history` reads back from ``history.csv``. Diagnostic columns are named
@@ -17,8 +17,8 @@ import re
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import DeltapropError
+from .chart import Panel, Series, heat_map, line_chart, save_png
 
 __all__ = [
     "confusion_matrix",
@@ -56,34 +56,8 @@ def layer_columns(history, prefix: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _figure(ncols: int = 1):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib only where a plot is drawn
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    figure = Figure(figsize=(5.5 * ncols, 4.0), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = [figure.add_subplot(1, ncols, k + 1) for k in range(ncols)]
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    return figure, axes
-
-
-def _save(figure, path) -> str:
-    path = os.fspath(path)
-    with atomic_write(path, "wb") as handle:
-        try:
-            figure.savefig(handle, format="png")
-        except (OSError, DeltapropError):
-            raise
-        except Exception as error:  # noqa: BLE001 -- matplotlib failing on values it cannot lay out: one line
-            raise DeltapropError(f"could not draw {path}: matplotlib failed ({type(error).__name__}: "
-                                 f"{str(error)[:100]})") from None
-    return path
-
-
 DRAWABLE = 1e300
-"""Largest magnitude drawn: matplotlib cannot lay out an axis whose span overflows (e.g. -1e308 to 1e308).
+"""Largest magnitude drawn: an axis whose span overflows (e.g. -1e308 to 1e308) cannot be laid out.
 Points beyond it are left out, as NaN and infinity are, and the axes' title says how many."""
 
 
@@ -117,30 +91,20 @@ def plot_learning_curves(history, path, title: str | None = None) -> str:
     cost_keys = [k for k in ("cost", "val_cost") if k in metrics]
     if not cost_keys and not accuracy_keys:
         raise DeltapropError("history has neither 'cost' nor 'accuracy' columns to plot")
-    figure, axes = _figure(2 if cost_keys and accuracy_keys else 1)
-    labels = {"cost": "training cost", "val_cost": "test cost", "accuracy": "training accuracy", "val_accuracy": "test accuracy"}
+    labels = {"cost": "training cost", "val_cost": "validation cost", "accuracy": "training accuracy",
+              "val_accuracy": "validation accuracy"}
+    colors = {"cost": 0, "accuracy": 0, "val_cost": 1, "val_accuracy": 1}  # training blue, validation orange
+    panels = []
     if cost_keys:
-        ax = axes[0]
-        for key in cost_keys:
-            ax.plot(*_finite_series(epochs, metrics[key]), marker="o", markersize=3, label=labels[key])
-        drawn = [_finite_series(epochs, metrics[k])[1] for k in cost_keys]
-        if all(len(y) == 0 or y.min() > 0 for y in drawn) and any(len(y) for y in drawn):
-            ax.set_yscale("log")
+        series = [Series(*_finite_series(epochs, metrics[key]), labels[key], colors[key]) for key in cost_keys]
+        log = all(len(s.y) == 0 or s.y.min() > 0 for s in series) and any(len(s.y) for s in series)
         off_scale = sum(_off_scale(epochs, metrics[k]) for k in cost_keys)
-        ax.set(xlabel="epoch", ylabel="cost C (mean over examples)", title=_title("cost", off_scale))
-        ax.legend()
-        ax.grid(True, alpha=0.3)
+        panels.append(Panel(series, _title("cost", off_scale), "epoch", "cost C (mean over examples)", log_y=log))
     if accuracy_keys:
-        ax = axes[-1]
-        for key in accuracy_keys:
-            ax.plot(*_finite_series(epochs, metrics[key]), marker="o", markersize=3, label=labels[key])
+        series = [Series(*_finite_series(epochs, metrics[key]), labels[key], colors[key]) for key in accuracy_keys]
         off_scale = sum(_off_scale(epochs, metrics[k]) for k in accuracy_keys)
-        ax.set(xlabel="epoch", ylabel="accuracy", title=_title("accuracy", off_scale))
-        ax.legend()
-        ax.grid(True, alpha=0.3)
-    if title:
-        figure.suptitle(title)
-    return _save(figure, path)
+        panels.append(Panel(series, _title("accuracy", off_scale), "epoch", "accuracy"))
+    return save_png(line_chart(panels, title), path)
 
 
 def _per_layer(history, prefix, path, ylabel, title, log):
@@ -149,19 +113,9 @@ def _per_layer(history, prefix, path, ylabel, title, log):
     if not columns:
         raise DeltapropError(f"history has no {prefix}[i] columns (train with --diagnostics to record them)")
     epochs = _epochs(metrics)
-    figure, (ax,) = _figure()
-    for i, name in columns:
-        x, y = _finite_series(epochs, metrics[name])
-        if log:
-            x, y = x[y > 0], y[y > 0]
-        ax.plot(x, y, marker="o", markersize=3, label=f"layer l={i + 2} (layers[{i}])")
-    if log:
-        ax.set_yscale("log")
+    series = [Series(*_finite_series(epochs, metrics[name]), f"layer l={i + 2} (layers[{i}])") for i, name in columns]
     off_scale = sum(_off_scale(epochs, metrics[name]) for _, name in columns)
-    ax.set(xlabel="epoch", ylabel=ylabel, title=_title(title, off_scale))
-    ax.legend(fontsize="small")
-    ax.grid(True, alpha=0.3, which="both")
-    return _save(figure, path)
+    return save_png(line_chart([Panel(series, _title(title, off_scale), "epoch", ylabel, log_y=log)]), path)
 
 
 def plot_gradient_norms(history, path) -> str:
@@ -192,20 +146,9 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
 def plot_confusion_matrix(matrix, path, title: str = "confusion matrix") -> str:
     """Draw a confusion matrix (rows: true class, columns: predicted) with its counts."""
     matrix = np.asarray(matrix)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise DeltapropError(f"a confusion matrix must be square, got shape {matrix.shape}")
-    k = matrix.shape[0]
-    figure, (ax,) = _figure()
-    image = ax.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=ax)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title, xticks=range(k), yticks=range(k))
-    if k <= 20:
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize="small",
-                        color="white" if matrix[i, j] > threshold else "black")
-    return _save(figure, path)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise DeltapropError(f"a confusion matrix must be square and not empty, got shape {matrix.shape}")
+    return save_png(heat_map(matrix, title, "predicted class", "true class"), path)
 
 
 def plot_history(history, directory, title: str | None = None) -> list[str]:

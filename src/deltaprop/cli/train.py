@@ -123,7 +123,7 @@ def add_parser(subparsers) -> None:
                             "metrics; the test set is used once, at the end (default 0.1; 0 with --preset nielsen)")
     train.add_argument("--early-stopping", type=POSITIVE_INT, metavar="N",
                        help="stop when val_cost has not improved for N epochs, and keep the best epoch's weights")
-    train.add_argument("--no-plots", action="store_true", help="do not draw the PNGs (no matplotlib needed)")
+    train.add_argument("--no-plots", action="store_true", help="do not draw the PNGs (no Pillow needed)")
     train.add_argument("--epochs", type=POSITIVE_INT, help="passes over the training set")
     train.add_argument("--batch-size", type=POSITIVE_INT,
                        help="examples per mini-batch (default: the preset's, 32 for digits, 10 otherwise)")
@@ -298,16 +298,16 @@ def missing_extras(args) -> str | None:
     """The one line saying which optional package the run would need but cannot import, or None."""
     import importlib
 
-    needs = []
+    needs = []  # (module, its package, what needs it, the option that does without)
     if not args.no_plots:
-        needs.append(("matplotlib", "the learning-curve PNGs", "--no-plots"))
+        needs.append(("PIL", "Pillow", "the learning-curve PNGs", "--no-plots"))
     if not args.quiet and not args.no_progress and sys.stderr.isatty():
-        needs.append(("tqdm", "the progress bar", "--no-progress"))
-    for module, what, option in needs:
+        needs.append(("tqdm", "tqdm", "the progress bar", "--no-progress"))
+    for module, package, what, option in needs:
         try:
             importlib.import_module(module)
         except ImportError:
-            return (f"deltaprop train: error: {module} is not installed ({what} need it): pip install "
+            return (f"deltaprop train: error: {package} is not installed ({what} need it): pip install "
                     f'"deltaprop[cli]", or run without them with {option}; nothing was trained')
     return None
 
