@@ -213,3 +213,15 @@ def test_no_plots_runs_without_pillow(tmp_path):
     result = run("train", "--epochs", "1", "--no-plots", "--no-progress", "--out", "r", cwd=tmp_path, hide="PIL")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path / "r")) == ["history.csv", "model.npz"]
+
+
+def test_help_describes_the_presets_as_they_are(capsys):
+    # The help text is built from PRESETS: what it says is what a run with no options does.
+    from deltaprop.cli.main import main
+    from deltaprop.cli.train import describe_preset
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert describe_preset("digits") in text and describe_preset("nielsen") in text
+    assert "%%" not in text and "10% of the training set" in text

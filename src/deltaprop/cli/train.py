@@ -102,16 +102,29 @@ RUN_OPTIONS = [("--data", "data"), ("--layers", "sizes"), ("--activation", "acti
 
 
 
+def describe_preset(kind: str, n_in: int = 64, n_out: int = 10) -> str:
+    """The preset ``kind`` in words, read from :data:`PRESETS` (the help text cannot go stale).
+
+    >>> describe_preset("nielsen")
+    '[64, 30, 10] sigmoid/sigmoid, quadratic cost, SGD eta 3, batch 10, 30 epochs, raw inputs'
+    """
+    hidden, activation, output_activation, cost, eta, epochs = PRESETS[kind]
+    optimizer, batch_size, standardize, split = PRESET_TRAINING.get(kind, _TRAINING_DEFAULT)
+    words = (f"{[n_in, *hidden, n_out]} {activation}/{output_activation}, {cost.replace('_', '-')} cost, "
+             f"{'Adam' if optimizer == 'adam' else optimizer.upper()} eta {eta:g}, batch {batch_size}, {epochs} epochs, "
+             f"{'standardised' if standardize else 'raw'} inputs")
+    return words + (f", {split:.0%} of the training set held out for validation" if split else "")
+
+
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a network and save it, its history and its learning curve",
-        description="Train a network by backpropagation. With no options: [64, 512, 10] ReLU/softmax, "
-                    "log-likelihood cost, standardised inputs, Adam eta 0.001, batch 32, 30 epochs on scikit-learn's "
-                    "digits, 10%% of the training set held out for validation. --preset nielsen: the book's "
-                    "[64, 30, 10] sigmoid, quadratic cost, SGD eta 3.0, batch 10. Unset options take defaults that "
-                    "suit the chosen --data.")
-    network_options(train, sizes_help="layer sizes, input first; must match the data (default: one hidden layer, "
-                                      "e.g. 64,30,10 for digits)", init_default=None, seed_default=None)
+        description=(f"Train a network by backpropagation. With no options, on scikit-learn's handwritten digits: "
+                     f"{describe_preset('digits')}. --preset nielsen: the book's chapter-1 setting, "
+                     f"{describe_preset('nielsen')}. Unset options take defaults that suit the chosen --data."))
+    network_options(train, sizes_help="layer sizes, input first; must match the data (default: the preset's, "
+                                      f"{','.join(map(str, [64, *PRESETS['digits'][0], 10]))} for digits)",
+                    init_default=None, seed_default=None)
     train.add_argument("--data", help=data_help(RUN_DEFAULTS["data"]))
     train.add_argument("--preset", choices=["default", "nielsen"], default="default",
                        help="default: the measured setting of each data source; nielsen: the book's chapter-1 setting "
