@@ -12,6 +12,11 @@ layer: softmax units with the log-likelihood cost (classifier default), sigmoid 
 regressor. It is trained by :meth:`Network.fit` with the chosen optimiser, so everything deltaprop
 learns is what backpropagation computes.
 
+By default (``standardize=True``) the estimators standardise their inputs themselves: ``fit`` fits a
+per-feature mean and scale on the examples it trains on (not early stopping's validation part) and
+stores them in ``network_``, which applies them in ``predict``, ``score``, the saved model and the
+ONNX export. ``standardize=False`` leaves the inputs as given, e.g. after a ``StandardScaler``.
+
 The parameters take scikit-learn's ``MLPClassifier``/``MLPRegressor`` names (``hidden_layer_sizes``,
 ``activation``, ``solver``, ``alpha``, ``batch_size``, ``learning_rate_init``, ``max_iter``,
 ``shuffle``, ``random_state``, ``tol``, ``momentum``, ``early_stopping``, ``validation_fraction``,
@@ -89,6 +94,13 @@ class _DeltapropEstimator(BaseEstimator):
         Passes over the training set (``partial_fit`` makes one). Alias ``epochs``.
     shuffle : bool, default=True
         Reshuffle the training set every epoch.
+    standardize : bool, default=True
+        Fit a per-feature mean and scale on the training part of X (after early stopping holds out
+        its validation part) and store it in ``network_``, so predict, predict_proba, score, the
+        saved model and the ONNX export apply it; False leaves inputs as given (e.g. after a
+        StandardScaler in a Pipeline). ``partial_fit`` fits it on the first call's X only and keeps
+        it unchanged afterwards: for a scaling of the whole stream, pass False and scale the inputs
+        yourself (or put a scaler fitted on them in front).
     tol : float, default=1e-4
     momentum : float, default=0.0
         Momentum of ``solver="sgd"``.
@@ -129,9 +141,10 @@ class _DeltapropEstimator(BaseEstimator):
     _default_cost = ""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001, batch_size=32,
-                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None, tol=1e-4, momentum=0.0,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, output_activation="auto",
-                 cost="auto", init="auto", dtype="float64", optimizer=None, eta=None, epochs=None, lmbda=None):
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, standardize=True, random_state=None, tol=1e-4,
+                 momentum=0.0, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 output_activation="auto", cost="auto", init="auto", dtype="float64", optimizer=None, eta=None,
+                 epochs=None, lmbda=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -140,6 +153,7 @@ class _DeltapropEstimator(BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle
+        self.standardize = standardize
         self.random_state = random_state
         self.tol = tol
         self.momentum = momentum
@@ -204,7 +218,7 @@ class _DeltapropEstimator(BaseEstimator):
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_positive(self.batch_size, "batch_size", integer=True)
         check_non_negative(self._setting("alpha"), "lmbda" if self.lmbda is not None else "alpha")
-        for name in ("early_stopping", "shuffle"):
+        for name in ("early_stopping", "shuffle", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise DeltapropError(f"{name}={getattr(self, name)!r} must be True or False")
         fraction = self.validation_fraction
@@ -242,7 +256,10 @@ class _DeltapropEstimator(BaseEstimator):
         self._rng = np.random.default_rng(int(seed_training))
         self.history_, self.n_iter_ = {}, 0
 
-    def _train(self, X, targets, epochs: int, stratify=None, early_stopping: bool = False):
+    def _train(self, X, targets, epochs: int, *, new_network: bool, stratify=None, early_stopping: bool = False):
+        """Train ``network_`` for ``epochs`` on ``X``, ``targets``. On a ``new_network`` (``fit``, the first
+        ``partial_fit``) the input standardisation is fitted first, on the examples trained on only: the
+        validation part early stopping holds out is left out, and later ``partial_fit`` calls keep it."""
         validation, callbacks = None, []
         if early_stopping:
             from sklearn.model_selection import train_test_split
@@ -262,6 +279,8 @@ class _DeltapropEstimator(BaseEstimator):
             validation = (X_val, targets_val)
             callbacks.append(EarlyStopping("val_cost", patience=self.n_iter_no_change, min_delta=self.tol,
                                            restore_best_weights=True))
+        if new_network and self.standardize:
+            self.network_.standardize(X)
         batch_size = min(200, len(X)) if isinstance(self.batch_size, str) else min(int(self.batch_size), len(X))
         history = self.network_.fit(X, targets, epochs=epochs, batch_size=batch_size,
                                     lmbda=self._setting("alpha"), validation_data=validation, shuffle=bool(self.shuffle),
@@ -318,10 +337,14 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
         X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32))
         labels = self._labels(y, classes=y)
         self._start(X.shape[1], len(self.classes_))
-        return self._train(X, labels, int(self._setting("max_iter")), stratify=labels, early_stopping=bool(self.early_stopping))
+        return self._train(X, labels, int(self._setting("max_iter")), new_network=True, stratify=labels,
+                           early_stopping=bool(self.early_stopping))
 
     def partial_fit(self, X, y, classes=None):
-        """Train one epoch on ``X``, ``y``; the first call needs ``classes`` (all the labels there will be)."""
+        """Train one epoch on ``X``, ``y``; the first call needs ``classes`` (all the labels there will be).
+
+        With ``standardize=True`` the first call fits the input standardisation on its ``X``; later calls keep it.
+        """
         first = not hasattr(self, "network_")
         if first and classes is None:
             raise DeltapropError("classes must be passed on the first call to partial_fit (every label y may hold)")
@@ -335,7 +358,7 @@ class DeltapropClassifier(ClassifierMixin, _DeltapropEstimator):
                     f"classes={list(classes)!r} differs from the first call's {self.classes_.tolist()}"
                 )
             labels = self._labels(y)
-        return self._train(X, labels, 1)
+        return self._train(X, labels, 1, new_network=first)
 
     def predict_proba(self, X):
         """Return the probability of each class, shape (n_samples, n_classes); rows sum to 1."""
@@ -390,10 +413,14 @@ class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
         targets = self._targets(y)
         self.n_outputs_, self._single_output = targets.shape[1], y.ndim == 1
         self._start(X.shape[1], self.n_outputs_)
-        return self._train(X, targets, int(self._setting("max_iter")), early_stopping=bool(self.early_stopping))
+        return self._train(X, targets, int(self._setting("max_iter")), new_network=True,
+                           early_stopping=bool(self.early_stopping))
 
     def partial_fit(self, X, y):
-        """Train one epoch on ``X``, ``y`` (a new network on the first call)."""
+        """Train one epoch on ``X``, ``y`` (a new network on the first call).
+
+        With ``standardize=True`` the first call fits the input standardisation on its ``X``; later calls keep it.
+        """
         first = not hasattr(self, "network_")
         X, y = _validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
                               y_numeric=True)
@@ -405,7 +432,7 @@ class DeltapropRegressor(RegressorMixin, _DeltapropEstimator):
             raise DeltapropError(
                 f"y has {targets.shape[1]} targets but the first call to partial_fit had {self.n_outputs_}"
             )
-        return self._train(X, targets, 1)
+        return self._train(X, targets, 1, new_network=first)
 
     def predict(self, X):
         """Return the network's outputs: shape (n_samples,) for a 1-D ``y`` in fit, else (n_samples, n_targets)."""
