@@ -44,7 +44,7 @@ __all__ = ["PRESETS", "RUN_DEFAULTS", "RUN_OPTIONS", "add_parser", "run"]
 
 PRESETS = {
     # hidden sizes, hidden activation, output activation, cost, eta, epochs
-    "digits": ([512], "relu", "softmax", "log_likelihood", 1e-3, 30),
+    "digits": ([512], "relu", "softmax", "log_likelihood", 2e-3, 25),
     "nielsen": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 30),
     "mnist": ([30], "sigmoid", "sigmoid", "quadratic", 3.0, 10),
     "xor": ([8], "tanh", "sigmoid", "quadratic", 1.0, 100),
@@ -54,12 +54,14 @@ PRESETS = {
     "csv-regression": ([30], "tanh", "identity", "quadratic", 0.05, 100),
 }
 """Defaults of ``train`` per data source, used for every option left unset. ``digits`` was chosen by
-measurement (benchmarks/first_run.py): with standardised inputs, Adam and batch 32 it beats
-scikit-learn's ``MLPClassifier()``; ``nielsen`` is the book's chapter-1 setting (``--preset nielsen``)."""
+measurement (benchmarks/first_run.py): with standardised inputs and Adam it beats scikit-learn's
+``MLPClassifier()`` in accuracy (97.96% against 96.93% over seeds 0-4) and in time; batch 64 and 25
+epochs learn as well as batch 32 and 30 (98.00%) in 40% of the steps. ``nielsen`` is the book's
+chapter-1 setting (``--preset nielsen``)."""
 
 PRESET_TRAINING = {
     # optimizer, batch size, standardise the inputs, validation split
-    "digits": ("adam", 32, True, 0.1),
+    "digits": ("adam", 64, True, 0.1),
     "nielsen": ("sgd", 10, False, 0.0),
 }
 """How each preset trains; a preset not listed: plain SGD, batch 10, raw inputs, --validation-split 0.1."""
@@ -139,7 +141,8 @@ def add_parser(subparsers) -> None:
     train.add_argument("--no-plots", action="store_true", help="do not draw the PNGs (no Pillow needed)")
     train.add_argument("--epochs", type=POSITIVE_INT, help="passes over the training set")
     train.add_argument("--batch-size", type=POSITIVE_INT,
-                       help="examples per mini-batch (default: the preset's, 32 for digits, 10 otherwise)")
+                       help=f"examples per mini-batch (default: the preset's, {PRESET_TRAINING['digits'][1]} for digits, "
+                            f"{_TRAINING_DEFAULT[1]} otherwise)")
     train.add_argument("--eta", type=POSITIVE, help="learning rate")
     train.add_argument("--lmbda", type=NON_NEGATIVE, help=f"L2 regularisation strength (default {RUN_DEFAULTS['lmbda']:g})")
     train.add_argument("--dtype", choices=["float32", "float64"], help=f"precision (default {RUN_DEFAULTS['dtype']})")
