@@ -5,6 +5,7 @@ chapter that shows it; the chapters print those numbers and tests/test_docs.py c
 runs this script into a temporary directory. The benchmark's plot, ``autodiff_scaling.png``, is
 drawn by ``benchmarks/autodiff_scaling.py`` instead (it takes minutes).
 
+    learning_curve.png      getting-started.md    what `deltaprop train` with no options draws
     chain_sensitivity.png   chain-of-neurons.md   C0 against the last weight, with its tangent
     toy_circuit.png         circuits.md           the toy circuit's graph after reverse mode
     network_2_2_2.png       four-equations.md     the cost graph of the published 2-2-2 example
@@ -161,6 +162,22 @@ def network_2_2_2(out):
     return _graph(out, "network_2_2_2.png", "--network")
 
 
+def learning_curve(out):
+    """getting-started.md: the learning curve of ``deltaprop train`` with no options, as the command draws it."""
+    import tempfile
+
+    from deltaprop.cli import main as cli
+
+    with tempfile.TemporaryDirectory() as run, contextlib.redirect_stdout(io.StringIO()):
+        status = cli(["train", "--no-progress", "--quiet", "--out", run])
+        if status:
+            raise SystemExit(f"deltaprop train failed with status {status}")
+        path = os.path.join(out, "learning_curve.png")
+        with open(os.path.join(run, "learning_curve.png"), "rb") as drawn, open(path, "wb") as copy:
+            copy.write(drawn.read())
+    return path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=IMAGES, help="directory for the PNGs (default docs/images)")
@@ -171,7 +188,7 @@ def main(argv=None) -> int:
     return 0
 
 
-FIGURES = [chain_sensitivity, toy_circuit, network_2_2_2, demon, slowdown, vanishing]
+FIGURES = [learning_curve, chain_sensitivity, toy_circuit, network_2_2_2, demon, slowdown, vanishing]
 
 if __name__ == "__main__":
     sys.exit(main())
