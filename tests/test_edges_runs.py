@@ -204,16 +204,20 @@ def test_two_runs_writing_one_checkpoint_are_locked_against_each_other(tmp_path)
 
 # -- item 7: a failed run leaves the earlier run whole, and names the file -----------------------------------
 
-def _small_file_limit():
-    resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 1024, resource.RLIM_INFINITY))  # ulimit -f 20
+def _file_limit(size):
+    """A preexec_fn: no file of the child may grow past ``size`` bytes (``ulimit -f``)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
 
 
 def test_a_run_that_cannot_write_a_file_replaces_nothing_and_names_the_file(tmp_path):
-    # the book's preset: its model (~10 kB) fits under the 20 kB limit, so the PNG is the file that fails
+    # The book's preset: its model (~10 kB) is smaller than its PNG (~13 kB). A limit between the two,
+    # read from the first run's files, lets the model be staged and makes the PNG the file that fails.
     assert _train(tmp_path, "--data", "digits", "--preset", "nielsen", "--epochs", "2", "--out", "run", "-q").returncode == 0
     before = _snapshot(tmp_path / "run")
+    model, png = (os.path.getsize(tmp_path / "run" / name) for name in ("model.npz", "learning_curve.png"))
+    assert model + 1024 < png, (model, png)
     result = _train(tmp_path, "--data", "digits", "--preset", "nielsen", "--epochs", "2", "--out", "run", "-q",
-                    "--seed", "1", preexec_fn=_small_file_limit)
+                    "--seed", "1", preexec_fn=_file_limit((model + png) // 2))
     stderr = _one_line(result)
     assert "File too large" in stderr and os.path.join("run", "") in stderr and ".png" in stderr
     assert _snapshot(tmp_path / "run") == before
