@@ -122,8 +122,22 @@ def test_heat_map_colours_follow_the_counts(tmp_path):
     pixels = _read(save_png(heat_map(matrix, "cm", "predicted", "true"), tmp_path / "h.png"))
     darkest = np.abs(pixels - np.array(chart.BLUES[-1][1])).sum(axis=2) < 30
     assert darkest.mean() > 0.01
-    assert chart._blues(0.0) == chart.BLUES[0][1] and chart._blues(1.0) == chart.BLUES[-1][1]
-    assert chart._blues(0.125) == tuple(round((a + b) / 2) for a, b in zip(chart.BLUES[0][1], chart.BLUES[1][1]))
+    assert tuple(chart._blues(0.0)) == chart.BLUES[0][1] and tuple(chart._blues(1.0)) == chart.BLUES[-1][1]
+    halfway = tuple(round((a + b) / 2) for a, b in zip(chart.BLUES[0][1], chart.BLUES[1][1]))
+    assert tuple(chart._blues(0.125)) == halfway  # 0.125 is halfway between the stops 0 and 0.25
+    assert chart._blues(np.zeros((4, 5))).shape == (4, 5, 3)
+
+
+def test_heat_map_of_many_classes_is_quick_and_shows_the_diagonal(tmp_path):
+    # 2,000 classes: one small image scaled down, not four million rectangles. The diagonal alone
+    # is non-zero, so the dark pixels lie on the line from the top left to the bottom right.
+    matrix = np.diag(np.full(2000, 7))
+    pixels = _read(save_png(heat_map(matrix), tmp_path / "big.png"))
+    cells = pixels[:, : int(pixels.shape[1] * 0.75)]  # left of the colour bar
+    red, blue = cells[..., 0], cells[..., 2]
+    inked = (blue - red > 30) & (red < 200)  # blue ink: not the zero cells' near-white, the grey frame or text
+    rows, cols = np.nonzero(inked)
+    assert len(rows) > 200 and np.corrcoef(rows, cols)[0, 1] > 0.99
 
 
 def test_line_chart_needs_a_panel():
