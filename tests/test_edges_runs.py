@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_reliability import _wait_for_epochs  # the one reader of a run's epoch lines
 
 import deltaprop
 from deltaprop.files.checkpoint import load_checkpoint
@@ -104,14 +105,6 @@ def test_a_third_ctrl_c_aborts_and_leaves_the_earlier_run_whole(tmp_path):
 
 
 # -- item 5: SIGTERM and SIGHUP are treated as Ctrl-C; leftovers of dead runs are cleared -------------------
-
-def _wait_for_epochs(process, count):
-    seen = 0
-    while seen < count:
-        line = process.stdout.readline()
-        assert line, f"training ended early: {process.stderr.read()}"
-        seen += line.startswith("epoch ")
-
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_save_a_checkpoint_and_the_model(tmp_path, signum):

@@ -104,9 +104,12 @@ def _check_load(path, blob, original, loader):
 
 @st.composite
 def damaged(draw, blob):
-    kind = draw(st.sampled_from(["truncate", "flip", "splice", "insert"]))
+    """``blob`` truncated, with bits flipped, a chunk spliced over or inserted, or bytes appended."""
+    kind = draw(st.sampled_from(["truncate", "flip", "splice", "insert", "append"]))
     if kind == "truncate":
         return blob[: draw(st.integers(0, len(blob) - 1))]
+    if kind == "append":
+        return blob + draw(st.binary(min_size=1, max_size=64))
     data = bytearray(blob)
     if kind == "flip":
         for position in draw(st.lists(st.integers(0, len(blob) - 1), min_size=1, max_size=8)):

@@ -50,7 +50,8 @@ def idx_bytes(type_code, shape, payload=b""):
     return bytes([0, 0, type_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + payload
 
 
-from test_edges_data import gzip_of_zeros  # noqa: E402 - the one bomb builder, beside its own test
+from test_edges_data import gzip_of_zeros  # the one bomb builder, beside its own test
+from test_fuzz_files import damaged  # the one damage strategy of the fuzz tests
 
 
 @contextlib.contextmanager
@@ -126,26 +127,6 @@ def idx_seeds(tmp_path_factory):
             write_idx(directory / f"{name}{suffix}", array)
             seeds[name + suffix] = (directory / f"{name}{suffix}").read_bytes()
     return seeds
-
-
-@st.composite
-def damaged(draw, blob):
-    kind = draw(st.sampled_from(["truncate", "flip", "splice", "insert", "append"]))
-    if kind == "truncate":
-        return blob[: draw(st.integers(0, len(blob) - 1))]
-    if kind == "append":
-        return blob + draw(st.binary(min_size=1, max_size=64))
-    data = bytearray(blob)
-    if kind == "flip":
-        for position in draw(st.lists(st.integers(0, len(blob) - 1), min_size=1, max_size=6)):
-            data[position] ^= 1 << draw(st.integers(0, 7))
-        return bytes(data)
-    at = draw(st.integers(0, len(blob)))
-    chunk = draw(st.binary(min_size=1, max_size=32))
-    if kind == "splice":
-        data[at : at + len(chunk)] = chunk
-        return bytes(data[: len(blob)])
-    return bytes(data[:at] + chunk + data[at:])
 
 
 def test_damaged_idx_files(idx_seeds, tmp_path):
