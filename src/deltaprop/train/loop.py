@@ -351,7 +351,7 @@ def _train(plan, ranks=None) -> History:
 def _run_batches(run, workspaces, x, y, order, callbacks, interrupt) -> None:
     """The batches of ``run.epoch`` from ``run.batch`` on: one SGD step each, guarded in O(1)."""
     net, optimizer = run.net, run.optimizer
-    layers, cost, n, lmbda = net.layers, net.cost_function, run.settings["n"], run.settings["lmbda"]
+    layers, cost, n, l2 = net.layers, net.cost_function, run.settings["n"], run.settings["lmbda"] / run.settings["n"]
     scaled_nabla = scaled_nabla_w, scaled_nabla_b = workspaces.scaled_nabla_w, workspaces.scaled_nabla_b
     max_grad_norm, every = run.settings["max_grad_norm"], run.every
     batch_hooks = _overrides_on_batch_end(callbacks)
@@ -367,20 +367,9 @@ def _run_batches(run, workspaces, x, y, order, callbacks, interrupt) -> None:
         # BP1-BP4, the sums over the batch scaled by gradient_scale / m (eta / m for plain SGD)
         propagation.backward(layers, cost, yb, ws, scale=optimizer.gradient_scale / m, scaled_deltas=True,
                              into=scaled_nabla)
-        if max_grad_norm is not None:
-            norm = clip_gradients(scaled_nabla_w, scaled_nabla_b, max_grad_norm, optimizer.gradient_scale)
-            if not math.isfinite(norm):
-                run.diverge(batch, "gradient norm", norm)
-        optimizer.step(layers, scaled_nabla_w, scaled_nabla_b, l2=lmbda / n)
-        run.step, run.batch, run.epoch_cost = run.step + 1, batch + 1, run.epoch_cost + batch_total
-        if batch_hooks:
-            callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
+        _step(run, batch, m, batch_total, scaled_nabla_w, scaled_nabla_b, l2, max_grad_norm, callbacks, batch_hooks)
         if run.step == next_save or interrupt.pending:
-            if run.step == next_save or run.checkpoint is not None:
-                run.save()
-            if interrupt.pending:
-                raise TrainingInterrupted(run.history, run.epoch, run.batch, run.checkpoint)
-            next_save += every
+            next_save = _save_or_stop(run, next_save, interrupt.pending)
 
 
 def _run_shares(run, ranks, flat, workspaces, x, y, order, callbacks, interrupt) -> None:
@@ -393,7 +382,7 @@ def _run_shares(run, ranks, flat, workspaces, x, y, order, callbacks, interrupt)
     every decision after it (divergence, clipping, the step, stopping) reads only the sums.
     """
     net, optimizer = run.net, run.optimizer
-    layers, cost, n, lmbda = net.layers, net.cost_function, run.settings["n"], run.settings["lmbda"]
+    layers, cost, n, l2 = net.layers, net.cost_function, run.settings["n"], run.settings["lmbda"] / run.settings["n"]
     send, recv, into = flat.send, flat.recv, (flat.send_w, flat.send_b)
     summed_w, summed_b = flat.recv_w, flat.recv_b
     allreduce, share = ranks.comm.Allreduce, ranks.share
@@ -419,21 +408,32 @@ def _run_shares(run, ranks, flat, workspaces, x, y, order, callbacks, interrupt)
         batch_total = float(recv[-2])
         if not math.isfinite(batch_total):  # checked before the update it would cause
             run.diverge(batch, "cost", batch_total)
-        if max_grad_norm is not None:
-            norm = clip_gradients(summed_w, summed_b, max_grad_norm, optimizer.gradient_scale)
-            if not math.isfinite(norm):
-                run.diverge(batch, "gradient norm", norm)
-        optimizer.step(layers, summed_w, summed_b, l2=lmbda / n)
-        run.step, run.batch, run.epoch_cost = run.step + 1, batch + 1, run.epoch_cost + batch_total
-        if batch_hooks:
-            callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
+        _step(run, batch, m, batch_total, summed_w, summed_b, l2, max_grad_norm, callbacks, batch_hooks)
         interrupted = recv[-1] > 0  # Ctrl-C on any rank: every rank stops after this same step
         if run.step == next_save or interrupted:
-            if run.step == next_save or run.checkpoint is not None:
-                run.save()
-            if interrupted:
-                raise TrainingInterrupted(run.history, run.epoch, run.batch, run.checkpoint)
-            next_save += every
+            next_save = _save_or_stop(run, next_save, interrupted)
+
+
+def _step(run, batch, m, batch_total, nabla_w, nabla_b, l2, max_grad_norm, callbacks, batch_hooks) -> None:
+    """What follows a batch's (scaled) gradient, alone or summed over ranks: clip it (a non-finite norm
+    ends the run), take the optimiser's step, count it, and tell the callbacks that want each batch."""
+    if max_grad_norm is not None:
+        norm = clip_gradients(nabla_w, nabla_b, max_grad_norm, run.optimizer.gradient_scale)
+        if not math.isfinite(norm):
+            run.diverge(batch, "gradient norm", norm)
+    run.optimizer.step(run.net.layers, nabla_w, nabla_b, l2=l2)
+    run.step, run.batch, run.epoch_cost = run.step + 1, batch + 1, run.epoch_cost + batch_total
+    if batch_hooks:
+        callbacks.on_batch_end(batch, {"cost": batch_total / m, "size": m})
+
+
+def _save_or_stop(run, next_save: int, interrupted: bool) -> int:
+    """A checkpoint is due (``run.step == next_save``) or Ctrl-C came: save, stop if interrupted; the next due step."""
+    if run.step == next_save or run.checkpoint is not None:
+        run.save()
+    if interrupted:
+        raise TrainingInterrupted(run.history, run.epoch, run.batch, run.checkpoint)
+    return next_save + run.every
 
 
 def _end_epoch(run, validation, callbacks, interrupt, last, ranks=None) -> None:
