@@ -168,7 +168,6 @@ class _Canvas:
 
     def __init__(self, width: int, height: int):
         Image, ImageDraw, _ = _pillow()
-        self.size = (width, height)
         self.image = Image.new("RGB", (width * SUPERSAMPLE, height * SUPERSAMPLE), WHITE)
         self.draw = ImageDraw.Draw(self.image)
 
